@@ -1,0 +1,350 @@
+//! The source executor (Connect's `WorkerSourceTask`): `poll` → convert → produce → track
+//! acknowledgements → store offsets.
+//!
+//! Offsets: every record is registered in a [`SubmittedRecords`] queue before it is sent. The
+//! producer's delivery callback marks it acknowledged. Every `offset.flush.interval.ms` (and
+//! at stop) the acknowledged *prefix* of the queue is taken and, per source partition, the
+//! offset of its last record is stored; so a stored offset never runs ahead of a record the
+//! broker has not acknowledged, and a crash replays at most the unflushed window (at-least-once).
+//!
+//! Backpressure: the producer's queue is bounded (`queue.buffering.max.kbytes`, 32 MiB unless
+//! overridden, like Java's `buffer.memory`); when it is full the executor waits before
+//! polling again, so memory per task stays bounded.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use sluice_rest_api::ConnectorState;
+use sluice_sdk::{ConnectError, ConnectResult, OffsetMap, RecordMetadata, SourceRecord, SourceTask, SourceTaskContext};
+use tokio::sync::watch;
+
+use super::{ErrorPolicy, TaskSpec, WorkerContext};
+use crate::converters::header_to_bytes;
+use crate::kafka::{TopicCreator, producer_config};
+
+struct Submitted {
+    partition: OffsetMap,
+    offset: OffsetMap,
+    acked: Option<RecordMetadata>,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Sequence number of `entries[0]`.
+    base: u64,
+    entries: VecDeque<Submitted>,
+    failure: Option<String>,
+}
+
+/// Records sent but not yet committed, in send order (Connect's `SubmittedRecords`).
+#[derive(Default)]
+pub struct SubmittedRecords {
+    queue: Mutex<Queue>,
+}
+
+impl SubmittedRecords {
+    /// Registers a record; `acked` for records that are not sent (filtered out) but whose
+    /// offsets still count. Returns its sequence number.
+    pub fn submit(&self, partition: OffsetMap, offset: OffsetMap, acked: Option<RecordMetadata>) -> u64 {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = q.base + q.entries.len() as u64;
+        q.entries.push_back(Submitted { partition, offset, acked });
+        seq
+    }
+
+    /// Drops the record with this sequence number again (it could not be sent).
+    pub fn retract_last(&self) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.entries.pop_back();
+    }
+
+    fn ack(&self, seq: u64, meta: RecordMetadata) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(idx) = seq.checked_sub(q.base)
+            && let Some(e) = q.entries.get_mut(idx as usize)
+        {
+            e.acked = Some(meta);
+        }
+    }
+
+    fn fail(&self, message: String) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.failure.get_or_insert(message);
+    }
+
+    /// The first delivery failure, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).failure.clone()
+    }
+
+    /// Records sent and not yet acknowledged or committed.
+    pub fn pending(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).entries.len()
+    }
+
+    /// Removes the acknowledged prefix; returns the last offset per source partition within it,
+    /// and the removed records' offsets with their metadata (for `commit_record`).
+    pub fn take_committable(&self) -> (Vec<(OffsetMap, OffsetMap)>, Vec<(OffsetMap, RecordMetadata)>) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut latest: Vec<(OffsetMap, OffsetMap)> = Vec::new();
+        let mut acked = Vec::new();
+        while q.entries.front().is_some_and(|e| e.acked.is_some()) {
+            let Some(e) = q.entries.pop_front() else { break };
+            q.base += 1;
+            if let Some(meta) = e.acked {
+                acked.push((e.offset.clone(), meta));
+            }
+            if e.partition.is_empty() && e.offset.is_empty() {
+                continue; // a source without offsets (stdin)
+            }
+            match latest.iter_mut().rev().find(|(p, _)| *p == e.partition) {
+                Some(slot) => slot.1 = e.offset,
+                None => latest.push((e.partition, e.offset)),
+            }
+        }
+        (latest, acked)
+    }
+}
+
+/// The producer context: delivery reports update the [`SubmittedRecords`].
+struct AckContext {
+    submitted: Arc<SubmittedRecords>,
+}
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        match result {
+            Ok(m) => self.submitted.ack(
+                seq as u64,
+                RecordMetadata { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
+            ),
+            Err((e, m)) => self.submitted.fail(format!("Failed to send a record to {}-{}: {e}", m.topic(), m.partition())),
+        }
+    }
+}
+
+/// Runs a source task until `shutdown` turns true or the task fails.
+pub async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn SourceTask>, shutdown: watch::Receiver<bool>) {
+    let (connector, id) = (spec.connector.clone(), spec.task_id);
+    match execute(&ctx, spec, task, shutdown).await {
+        Ok(()) => ctx.task_status(&connector, id, ConnectorState::Unassigned, None),
+        Err(e) => ctx.task_status(&connector, id, ConnectorState::Failed, Some(format!("{}: {e}", e.class_name()))),
+    }
+}
+
+struct SourceExecutor<'a> {
+    ctx: &'a WorkerContext,
+    spec: TaskSpec,
+    task: Box<dyn SourceTask>,
+    producer: ThreadedProducer<AckContext>,
+    submitted: Arc<SubmittedRecords>,
+    key_converter: Box<dyn sluice_sdk::Converter>,
+    value_converter: Box<dyn sluice_sdk::Converter>,
+    topics: TopicCreator,
+    errors: ErrorPolicy,
+}
+
+async fn execute(ctx: &WorkerContext, spec: TaskSpec, task: Box<dyn SourceTask>, mut shutdown: watch::Receiver<bool>) -> ConnectResult<()> {
+    let submitted = Arc::new(SubmittedRecords::default());
+    let client_id = format!("connector-producer-{}-{}", spec.connector, spec.task_id);
+    let mut pcfg = producer_config(&ctx.config, &spec.connector_props, &client_id);
+    if pcfg.get("queue.buffering.max.kbytes").is_none() {
+        pcfg.set("queue.buffering.max.kbytes", "32768");
+    }
+    let producer: ThreadedProducer<AckContext> = pcfg
+        .create_with_context(AckContext { submitted: submitted.clone() })
+        .map_err(|e| ConnectError::fatal(format!("cannot create producer: {e}")))?;
+    let mut exec = SourceExecutor {
+        ctx,
+        key_converter: ctx.converter(&spec.connector_props, "key.converter")?,
+        value_converter: ctx.converter(&spec.connector_props, "value.converter")?,
+        topics: TopicCreator::new(&ctx.config, &spec.connector_props)?,
+        errors: ErrorPolicy::from_props(&spec.connector_props),
+        spec,
+        task,
+        producer,
+        submitted,
+    };
+    let task_ctx = SourceTaskContext {
+        connector: exec.spec.connector.clone(),
+        task_id: exec.spec.task_id as usize,
+        offset_reader: ctx.offsets.reader(&exec.spec.connector),
+    };
+    exec.task.start(exec.spec.task_props.clone(), task_ctx).await?;
+    ctx.task_status(&exec.spec.connector, exec.spec.task_id, ConnectorState::Running, None);
+    tracing::info!(connector = %exec.spec.connector, task = exec.spec.task_id, "source task started");
+
+    let result = exec.poll_loop(&mut shutdown).await;
+    let finish = exec.finish().await;
+    result.and(finish)
+}
+
+impl SourceExecutor<'_> {
+    async fn poll_loop(&mut self, shutdown: &mut watch::Receiver<bool>) -> ConnectResult<()> {
+        let flush_interval = Duration::from_millis(self.ctx.config.long("offset.flush.interval.ms").max(1) as u64);
+        let mut last_flush = Instant::now();
+        let mut poll_errors = 0u32;
+        while !*shutdown.borrow() {
+            if let Some(f) = self.submitted.failure() {
+                return Err(ConnectError::fatal(f));
+            }
+            if last_flush.elapsed() >= flush_interval {
+                self.commit_offsets().await?;
+                last_flush = Instant::now();
+            }
+            let batch = tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                r = self.task.poll() => r,
+            };
+            let batch = match batch {
+                Ok(b) => {
+                    poll_errors = 0;
+                    b
+                }
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(error = %e, "retriable error from poll; retrying");
+                    tokio::time::sleep(super::backoff(poll_errors, Duration::from_secs(10))).await;
+                    poll_errors += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for record in batch {
+                if *shutdown.borrow() {
+                    // Not sent, so its offset is not committed: it is polled again after restart.
+                    break;
+                }
+                self.send(record, shutdown).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, record: SourceRecord, shutdown: &watch::Receiver<bool>) -> ConnectResult<()> {
+        let SourceRecord { source_partition, source_offset, topic, kafka_partition, key_schema, key, value_schema, value, timestamp, headers } =
+            record;
+        let location = format!("topic '{topic}' (source offset {})", serde_json::Value::Object(source_offset.clone()));
+        let converted = self
+            .key_converter
+            .from_connect(&topic, key_schema.as_ref(), &key)
+            .map_err(|e| ("KEY_CONVERTER", e))
+            .and_then(|k| self.value_converter.from_connect(&topic, value_schema.as_ref(), &value).map(|v| (k, v)).map_err(|e| ("VALUE_CONVERTER", e)));
+        let (key_bytes, value_bytes) = match converted {
+            Ok(kv) => kv,
+            Err((stage, e)) => {
+                self.errors.on_record_error(stage, &location, e)?;
+                self.submitted.submit(source_partition, source_offset, Some(RecordMetadata { topic, partition: -1, offset: -1 }));
+                return Ok(());
+            }
+        };
+        self.topics.ensure(&topic).await?;
+        let mut kafka_headers = OwnedHeaders::new_with_capacity(headers.len());
+        for h in headers.iter() {
+            let bytes = header_to_bytes(&h.value);
+            kafka_headers = kafka_headers.insert(KafkaHeader { key: &h.key, value: bytes.as_deref() });
+        }
+        let seq = self.submitted.submit(source_partition, source_offset, None);
+        let mut rec: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(&topic, seq as usize).headers(kafka_headers);
+        if let Some(k) = key_bytes.as_deref() {
+            rec = rec.key(k);
+        }
+        if let Some(v) = value_bytes.as_deref() {
+            rec = rec.payload(v);
+        }
+        if let Some(p) = kafka_partition {
+            rec = rec.partition(p);
+        }
+        if let Some(ts) = timestamp {
+            rec = rec.timestamp(ts);
+        }
+        let mut waited = 0u32;
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    if *shutdown.borrow() && waited > 100 {
+                        self.submitted.retract_last();
+                        return Ok(());
+                    }
+                    rec = r;
+                    waited += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                Err((e, _)) => {
+                    self.submitted.retract_last();
+                    return Err(ConnectError::fatal(format!("Failed to send a record to topic '{topic}': {e}")));
+                }
+            }
+        }
+    }
+
+    /// Stores the offsets of the acknowledged prefix, then tells the task.
+    async fn commit_offsets(&mut self) -> ConnectResult<()> {
+        let (offsets, acked) = self.submitted.take_committable();
+        for (offset, meta) in &acked {
+            self.task.commit_record(offset, meta).await?;
+        }
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.ctx.offsets.put(&self.spec.connector, offsets).await?;
+        tracing::debug!(connector = %self.spec.connector, task = self.spec.task_id, records = acked.len(), ms = started.elapsed().as_millis() as u64, "committed source offsets");
+        self.task.commit().await
+    }
+
+    /// Flushes the producer (bounded by `task.shutdown.graceful.timeout.ms`), commits what was
+    /// acknowledged, and stops the task.
+    async fn finish(&mut self) -> ConnectResult<()> {
+        let timeout = Duration::from_millis(self.ctx.config.long("task.shutdown.graceful.timeout.ms").max(0) as u64);
+        let producer = &self.producer;
+        let flushed = tokio::task::block_in_place(|| producer.flush(timeout));
+        if let Err(e) = flushed {
+            tracing::warn!(error = %e, pending = self.submitted.pending(), "producer flush incomplete at stop; unacknowledged records will be re-polled after restart");
+        }
+        let committed = self.commit_offsets().await;
+        self.task.stop().await;
+        tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, "source task stopped");
+        committed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_sdk::offset_map;
+
+    fn meta(o: i64) -> Option<RecordMetadata> {
+        Some(RecordMetadata { topic: "t".into(), partition: 0, offset: o })
+    }
+
+    #[test]
+    fn only_the_acknowledged_prefix_is_committable() {
+        let s = SubmittedRecords::default();
+        let (a, b) = (offset_map!("p" => "a"), offset_map!("p" => "b"));
+        let s0 = s.submit(a.clone(), offset_map!("o" => 1), None);
+        let s1 = s.submit(b.clone(), offset_map!("o" => 1), None);
+        let s2 = s.submit(a.clone(), offset_map!("o" => 2), None);
+        s.ack(s1, meta(1).unwrap());
+        s.ack(s2, meta(2).unwrap());
+        assert!(s.take_committable().0.is_empty(), "record 0 is not acknowledged yet");
+        s.ack(s0, meta(0).unwrap());
+        let (offsets, acked) = s.take_committable();
+        assert_eq!(offsets, vec![(a.clone(), offset_map!("o" => 2)), (b, offset_map!("o" => 1))]);
+        assert_eq!(acked.len(), 3);
+        assert_eq!(s.pending(), 0);
+        let s3 = s.submit(a, offset_map!("o" => 3), None);
+        assert_eq!(s3, 3);
+    }
+}

@@ -1,0 +1,24 @@
+//! The Sluice worker. A record's path through it:
+//!
+//! - source: [`executor::source`] polls the task → converts key/value/headers
+//!   ([`converters`]) → produces with rdkafka → tracks acknowledgements → stores offsets
+//!   ([`offset_store`]) once every earlier record of the task is acknowledged;
+//! - sink: [`executor::sink`] consumes with rdkafka in group `connect-NAME` → converts → `put`
+//!   → `pre_commit` → commits consumer offsets.
+//!
+//! [`herder`] owns connectors and their tasks (Connect's Herder) and implements the REST
+//! API's trait; [`worker_config`], [`connector_config`], [`config_provider`] and
+//! [`properties`] read configuration; [`plugins`] finds connectors and converters by name.
+
+pub mod cli;
+pub mod config_provider;
+pub mod connector_config;
+pub mod converters;
+pub mod executor;
+pub mod herder;
+pub mod kafka;
+pub mod offset_store;
+pub mod plugins;
+pub mod properties;
+pub mod status;
+pub mod worker_config;

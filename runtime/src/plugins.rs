@@ -1,0 +1,185 @@
+//! The plugin registry: every connector and converter a worker can instantiate, found by
+//! Connect's rules — the full class name, the simple class name, or the simple name without
+//! its `Connector`/`Converter` suffix (`org.apache.kafka.connect.file.FileStreamSourceConnector`,
+//! `FileStreamSourceConnector`, `FileStreamSource`).
+
+use sluice_sdk::{Converter, SinkConnector, SinkTask, SourceConnector, SourceTask};
+
+use crate::converters::{ByteArrayConverter, JsonConverter, StringConverter};
+
+/// What kind of plugin, named as `GET /connector-plugins` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginType {
+    Source,
+    Sink,
+    Converter,
+}
+
+impl PluginType {
+    pub fn connect_name(self) -> &'static str {
+        match self {
+            PluginType::Source => "source",
+            PluginType::Sink => "sink",
+            PluginType::Converter => "converter",
+        }
+    }
+}
+
+/// A plugin's name, type and version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginDesc {
+    pub class: String,
+    pub plugin_type: PluginType,
+    pub version: String,
+}
+
+impl PluginDesc {
+    /// The names this plugin answers to.
+    pub fn aliases(&self) -> Vec<String> {
+        let simple = self.class.rsplit(['.', '$']).next().unwrap_or(&self.class).to_string();
+        let mut names = vec![self.class.clone(), simple.clone()];
+        for suffix in ["Connector", "Converter"] {
+            if let Some(short) = simple.strip_suffix(suffix)
+                && !short.is_empty()
+            {
+                names.push(short.to_string());
+            }
+        }
+        names
+    }
+}
+
+/// How to build a connector and its tasks.
+#[derive(Clone, Copy)]
+pub enum ConnectorFactory {
+    Source { connector: fn() -> Box<dyn SourceConnector>, task: fn() -> Box<dyn SourceTask> },
+    Sink { connector: fn() -> Box<dyn SinkConnector>, task: fn() -> Box<dyn SinkTask> },
+}
+
+/// A connector plugin.
+#[derive(Clone)]
+pub struct ConnectorPlugin {
+    pub desc: PluginDesc,
+    pub factory: ConnectorFactory,
+}
+
+/// A converter plugin.
+#[derive(Clone)]
+pub struct ConverterPlugin {
+    pub desc: PluginDesc,
+    pub factory: fn() -> Box<dyn Converter>,
+}
+
+/// Errors finding a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("Failed to find any class that implements Connector and which name matches {name}, available connectors are: {available}")]
+    UnknownConnector { name: String, available: String },
+    #[error("Failed to find any class that implements Converter and which name matches {name}, available converters are: {available}")]
+    UnknownConverter { name: String, available: String },
+}
+
+/// All plugins of a worker.
+#[derive(Clone)]
+pub struct Plugins {
+    connectors: Vec<ConnectorPlugin>,
+    converters: Vec<ConverterPlugin>,
+}
+
+fn desc(class: &str, plugin_type: PluginType, version: String) -> PluginDesc {
+    PluginDesc { class: class.to_string(), plugin_type, version }
+}
+
+impl Plugins {
+    /// The built-in plugins.
+    pub fn builtin() -> Plugins {
+        use sluice_connector_datagen::{CLASS as DATAGEN, DatagenConnector, DatagenTask};
+        use sluice_connector_file::{
+            FileStreamSinkConnector, FileStreamSinkTask, FileStreamSourceConnector, FileStreamSourceTask, SINK_CLASS, SOURCE_CLASS,
+            VERSION as FILE_VERSION,
+        };
+        let runtime_version = env!("CARGO_PKG_VERSION").to_string();
+        let connectors = vec![
+            ConnectorPlugin {
+                desc: desc(SOURCE_CLASS, PluginType::Source, FILE_VERSION.into()),
+                factory: ConnectorFactory::Source {
+                    connector: || Box::new(FileStreamSourceConnector::default()),
+                    task: || Box::new(FileStreamSourceTask::default()),
+                },
+            },
+            ConnectorPlugin {
+                desc: desc(SINK_CLASS, PluginType::Sink, FILE_VERSION.into()),
+                factory: ConnectorFactory::Sink {
+                    connector: || Box::new(FileStreamSinkConnector::default()),
+                    task: || Box::new(FileStreamSinkTask::default()),
+                },
+            },
+            ConnectorPlugin {
+                desc: desc(DATAGEN, PluginType::Source, runtime_version.clone()),
+                factory: ConnectorFactory::Source {
+                    connector: || Box::new(DatagenConnector::default()),
+                    task: || Box::new(DatagenTask::default()),
+                },
+            },
+        ];
+        let converters = vec![
+            ConverterPlugin {
+                desc: desc("org.apache.kafka.connect.json.JsonConverter", PluginType::Converter, runtime_version.clone()),
+                factory: || Box::new(JsonConverter::default()),
+            },
+            ConverterPlugin {
+                desc: desc("org.apache.kafka.connect.storage.StringConverter", PluginType::Converter, runtime_version.clone()),
+                factory: || Box::new(StringConverter),
+            },
+            ConverterPlugin {
+                desc: desc("org.apache.kafka.connect.converters.ByteArrayConverter", PluginType::Converter, runtime_version),
+                factory: || Box::new(ByteArrayConverter),
+            },
+        ];
+        Plugins { connectors, converters }
+    }
+
+    pub fn connectors(&self) -> &[ConnectorPlugin] {
+        &self.connectors
+    }
+
+    pub fn converters(&self) -> &[ConverterPlugin] {
+        &self.converters
+    }
+
+    /// The connector plugin called `name` (any alias).
+    pub fn connector(&self, name: &str) -> Result<&ConnectorPlugin, PluginError> {
+        self.connectors.iter().find(|p| p.desc.aliases().iter().any(|a| a == name)).ok_or_else(|| PluginError::UnknownConnector {
+            name: name.to_string(),
+            available: self.connectors.iter().map(|p| p.desc.class.as_str()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// A new converter called `name` (any alias).
+    pub fn converter(&self, name: &str) -> Result<Box<dyn Converter>, PluginError> {
+        self.converters.iter().find(|p| p.desc.aliases().iter().any(|a| a == name)).map(|p| (p.factory)()).ok_or_else(|| {
+            PluginError::UnknownConverter {
+                name: name.to_string(),
+                available: self.converters.iter().map(|p| p.desc.class.as_str()).collect::<Vec<_>>().join(", "),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_by_every_alias() {
+        let p = Plugins::builtin();
+        for name in ["org.apache.kafka.connect.file.FileStreamSourceConnector", "FileStreamSourceConnector", "FileStreamSource"] {
+            assert_eq!(p.connector(name).unwrap().desc.class, "org.apache.kafka.connect.file.FileStreamSourceConnector");
+        }
+        assert!(p.connector("Datagen").is_ok());
+        assert!(p.converter("JsonConverter").is_ok());
+        assert!(p.converter("org.apache.kafka.connect.storage.StringConverter").is_ok());
+        let err = p.connector("com.example.Missing").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("com.example.Missing") && err.contains("FileStreamSinkConnector") && err.contains("DatagenConnector"), "{err}");
+    }
+}

@@ -1,0 +1,82 @@
+//! Connector and task states (Connect's `StatusBackingStore`), in memory. Executors report
+//! transitions here; the herder reads them for `GET /connectors/{name}/status`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+use sluice_rest_api::{AbstractState, ConnectorState, ConnectorStateInfo, ConnectorType, TaskStateInfo};
+
+/// The state of a connector or a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub state: ConnectorState,
+    pub trace: Option<String>,
+    pub worker_id: String,
+}
+
+/// All statuses of a worker.
+#[derive(Default)]
+pub struct StatusStore {
+    connectors: RwLock<HashMap<String, Status>>,
+    tasks: RwLock<HashMap<String, BTreeMap<u32, Status>>>,
+}
+
+impl StatusStore {
+    pub fn put_connector(&self, name: &str, status: Status) {
+        if let Ok(mut c) = self.connectors.write() {
+            c.insert(name.to_string(), status);
+        }
+    }
+
+    pub fn put_task(&self, connector: &str, task: u32, status: Status) {
+        if status.state == ConnectorState::Failed {
+            tracing::error!(connector, task, trace = status.trace.as_deref().unwrap_or(""), "task failed");
+        }
+        if let Ok(mut t) = self.tasks.write() {
+            t.entry(connector.to_string()).or_default().insert(task, status);
+        }
+    }
+
+    /// Forgets a connector and its tasks (it was deleted).
+    pub fn remove_connector(&self, name: &str) {
+        if let Ok(mut c) = self.connectors.write() {
+            c.remove(name);
+        }
+        if let Ok(mut t) = self.tasks.write() {
+            t.remove(name);
+        }
+    }
+
+    /// Forgets tasks numbered `from` and above (after a reconfiguration to fewer tasks).
+    pub fn remove_tasks_from(&self, connector: &str, from: u32) {
+        if let Ok(mut t) = self.tasks.write()
+            && let Some(m) = t.get_mut(connector)
+        {
+            m.retain(|id, _| *id < from);
+        }
+    }
+
+    pub fn task(&self, connector: &str, task: u32) -> Option<Status> {
+        self.tasks.read().ok()?.get(connector)?.get(&task).cloned()
+    }
+
+    /// The REST body of `GET /connectors/{name}/status`.
+    pub fn connector_state_info(&self, name: &str, connector_type: ConnectorType) -> Option<ConnectorStateInfo> {
+        let connector = self.connectors.read().ok()?.get(name)?.clone();
+        let tasks = self
+            .tasks
+            .read()
+            .ok()
+            .and_then(|t| t.get(name).cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, s)| TaskStateInfo { id, state: s.state, worker_id: s.worker_id, trace: s.trace })
+            .collect();
+        Some(ConnectorStateInfo {
+            name: name.to_string(),
+            connector: AbstractState { state: connector.state, worker_id: connector.worker_id, trace: connector.trace },
+            tasks,
+            connector_type,
+        })
+    }
+}

@@ -1,0 +1,161 @@
+//! Worker properties with Kafka Connect's keys (`WorkerConfig`, `StandaloneConfig`,
+//! `DistributedConfig`), loaded from a `.properties` file with config providers applied.
+
+use std::path::Path;
+
+use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Importance, Props, Validator};
+
+use crate::config_provider::ConfigProviders;
+
+/// Which herder the worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Standalone,
+    Distributed,
+}
+
+/// Prefixes of keys that are passed on rather than defined here.
+const PASS_THROUGH_PREFIXES: &[&str] = &[
+    "producer.", "consumer.", "admin.", "key.converter.", "value.converter.", "header.converter.", "config.providers.", "listeners.",
+    "metrics.", "sluice.",
+];
+
+fn common_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(ConfigKey::new("bootstrap.servers", ConfigType::List).default("localhost:9092").importance(Importance::High).doc("A list of host/port pairs used to establish the initial connection to the Kafka cluster."))
+        .define(ConfigKey::new("key.converter", ConfigType::Class).default("org.apache.kafka.connect.json.JsonConverter").importance(Importance::High).doc("Converter class for keys written to or read from Kafka."))
+        .define(ConfigKey::new("value.converter", ConfigType::Class).default("org.apache.kafka.connect.json.JsonConverter").importance(Importance::High).doc("Converter class for values written to or read from Kafka."))
+        .define(ConfigKey::new("header.converter", ConfigType::Class).default("org.apache.kafka.connect.storage.SimpleHeaderConverter").importance(Importance::Low).doc("HeaderConverter class."))
+        .define(ConfigKey::new("offset.flush.interval.ms", ConfigType::Long).default("60000").importance(Importance::Low).validator(Validator::at_least(1.0)).doc("Interval at which to try committing offsets for tasks."))
+        .define(ConfigKey::new("offset.flush.timeout.ms", ConfigType::Long).default("5000").importance(Importance::Low).validator(Validator::at_least(1.0)).doc("Maximum number of milliseconds to wait for records to flush before an offset commit is cancelled."))
+        .define(ConfigKey::new("task.shutdown.graceful.timeout.ms", ConfigType::Long).default("5000").importance(Importance::Low).validator(Validator::at_least(0.0)).doc("Amount of time to wait for tasks to shutdown gracefully."))
+        .define(ConfigKey::new("listeners", ConfigType::List).default("http://:8083").importance(Importance::Low).doc("List of comma-separated URIs the REST API will listen on."))
+        .define(ConfigKey::new("rest.advertised.host.name", ConfigType::String).default("").importance(Importance::Low).doc("Hostname given out to other workers to connect to."))
+        .define(ConfigKey::new("rest.advertised.port", ConfigType::Int).default("0").importance(Importance::Low).doc("Port given out to other workers to connect to."))
+        .define(ConfigKey::new("rest.advertised.listener", ConfigType::String).default("").importance(Importance::Low).doc("Advertised listener (HTTP or HTTPS)."))
+        .define(ConfigKey::new("plugin.path", ConfigType::List).default("").importance(Importance::Low).doc("List of paths separated by commas that contain plugins."))
+        .define(ConfigKey::new("topic.creation.enable", ConfigType::Boolean).default("true").importance(Importance::Low).doc("Whether to allow automatic creation of topics used by source connectors."))
+        .define(ConfigKey::new("config.providers", ConfigType::List).default("").importance(Importance::Low).doc("Names of ConfigProviders to use."))
+        .define(ConfigKey::new("client.id", ConfigType::String).default("").importance(Importance::Low).doc("An id string to pass to the server when making requests."))
+        .define(ConfigKey::new("connector.client.config.override.policy", ConfigType::String).default("All").importance(Importance::Medium).validator(Validator::one_of(&["All", "None", "Principal"])).doc("Which client configs connectors may override (producer.override.*, consumer.override.*)."))
+        .define(ConfigKey::new("access.control.allow.origin", ConfigType::String).default("").importance(Importance::Low).doc("Value to set the Access-Control-Allow-Origin header to for REST API requests."))
+        .define(ConfigKey::new("access.control.allow.methods", ConfigType::String).default("").importance(Importance::Low).doc("Methods allowed for cross-origin requests."))
+}
+
+/// Keys of `connect-standalone` worker configs.
+pub fn standalone_def() -> ConfigDef {
+    common_def().define(
+        ConfigKey::new("offset.storage.file.filename", ConfigType::String)
+            .importance(Importance::High)
+            .validator(Validator::NonEmptyString)
+            .doc("File to store source connector offsets in."),
+    )
+}
+
+/// Keys of `connect-distributed` worker configs.
+pub fn distributed_def() -> ConfigDef {
+    common_def()
+        .define(ConfigKey::new("group.id", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("A unique string that identifies the Connect cluster group this worker belongs to."))
+        .define(ConfigKey::new("config.storage.topic", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The name of the Kafka topic where connector configurations are stored."))
+        .define(ConfigKey::new("offset.storage.topic", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The name of the Kafka topic where source connector offsets are stored."))
+        .define(ConfigKey::new("status.storage.topic", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The name of the Kafka topic where connector and task status are stored."))
+        .define(ConfigKey::new("config.storage.replication.factor", ConfigType::Short).default("3").importance(Importance::Low).doc("Replication factor used when creating the configuration storage topic."))
+        .define(ConfigKey::new("offset.storage.replication.factor", ConfigType::Short).default("3").importance(Importance::Low).doc("Replication factor used when creating the offset storage topic."))
+        .define(ConfigKey::new("offset.storage.partitions", ConfigType::Int).default("25").importance(Importance::Low).doc("The number of partitions used when creating the offset storage topic."))
+        .define(ConfigKey::new("status.storage.replication.factor", ConfigType::Short).default("3").importance(Importance::Low).doc("Replication factor used when creating the status storage topic."))
+        .define(ConfigKey::new("status.storage.partitions", ConfigType::Int).default("5").importance(Importance::Low).doc("The number of partitions used when creating the status storage topic."))
+        .define(ConfigKey::new("session.timeout.ms", ConfigType::Int).default("10000").importance(Importance::High).doc("The timeout used to detect worker failures."))
+        .define(ConfigKey::new("heartbeat.interval.ms", ConfigType::Int).default("3000").importance(Importance::High).doc("The expected time between heartbeats to the group coordinator."))
+        .define(ConfigKey::new("rebalance.timeout.ms", ConfigType::Int).default("60000").importance(Importance::High).doc("The maximum allowed time for each worker to join the group once a rebalance has begun."))
+        .define(ConfigKey::new("scheduled.rebalance.max.delay.ms", ConfigType::Int).default("300000").importance(Importance::Low).doc("The maximum delay that is scheduled in order to wait for the return of one or more departed workers before rebalancing and reassigning their connectors and tasks."))
+        .define(ConfigKey::new("connect.protocol", ConfigType::String).default("sessioned").importance(Importance::Low).validator(Validator::one_of(&["eager", "compatible", "sessioned"])).doc("Compatibility mode for Kafka Connect Protocol."))
+}
+
+/// A loaded worker config.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub mode: Mode,
+    pub parsed: sluice_sdk::ParsedConfig,
+    pub providers: ConfigProviders,
+}
+
+impl WorkerConfig {
+    /// Reads, resolves and validates a worker properties file.
+    pub fn load(path: &Path, mode: Mode) -> ConnectResult<WorkerConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConnectError::fatal(format!("cannot read worker config {}: {e}", path.display())))?;
+        WorkerConfig::from_props(crate::properties::parse(&text), mode)
+    }
+
+    /// Resolves config providers in `raw` and validates it.
+    pub fn from_props(raw: Props, mode: Mode) -> ConnectResult<WorkerConfig> {
+        let providers = ConfigProviders::from_worker_props(&raw)?;
+        let props = providers.resolve(&raw)?;
+        let def = match mode {
+            Mode::Standalone => standalone_def(),
+            Mode::Distributed => distributed_def(),
+        };
+        let parsed = def.parse(&props)?;
+        for key in props.keys() {
+            if def.key(key).is_none() && !PASS_THROUGH_PREFIXES.iter().any(|p| key.starts_with(p)) {
+                tracing::warn!("The configuration '{key}' was supplied but isn't a known config.");
+            }
+        }
+        Ok(WorkerConfig { mode, parsed, providers })
+    }
+
+    pub fn string(&self, key: &str) -> String {
+        self.parsed.string(key).unwrap_or_default()
+    }
+
+    pub fn long(&self, key: &str) -> i64 {
+        self.parsed.long(key).unwrap_or_default()
+    }
+
+    pub fn bootstrap_servers(&self) -> String {
+        self.parsed.list("bootstrap.servers").unwrap_or_default().join(",")
+    }
+
+    /// Client overrides such as `producer.linger.ms` (prefix removed).
+    pub fn client_overrides(&self, prefix: &str) -> Props {
+        self.parsed.originals_with_prefix(prefix)
+    }
+
+    /// The first `listeners` entry as (host, port); `http://:8083` binds all interfaces.
+    pub fn rest_listener(&self) -> ConnectResult<(String, u16)> {
+        let listeners = self.parsed.list("listeners")?;
+        let first = listeners.first().ok_or_else(|| ConnectError::config("listeners", "at least one listener is required"))?;
+        let rest = first
+            .strip_prefix("http://")
+            .ok_or_else(|| ConnectError::config("listeners", format!("unsupported listener '{first}': only http:// for now")))?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(|| ConnectError::config("listeners", format!("listener '{first}' has no port")))?;
+        let port = port.trim_end_matches('/').parse().map_err(|_| ConnectError::config("listeners", format!("listener '{first}' has an invalid port")))?;
+        let host = if host.is_empty() { "0.0.0.0".to_string() } else { host.trim_matches(['[', ']']).to_string() };
+        Ok((host, port))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> Props {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn standalone_needs_offset_file_and_names_bad_keys() {
+        let err = WorkerConfig::from_props(props(&[]), Mode::Standalone).unwrap_err();
+        assert!(matches!(&err, ConnectError::Config { field, .. } if field == "offset.storage.file.filename"), "{err}");
+        let err = WorkerConfig::from_props(props(&[("offset.storage.file.filename", "/tmp/x"), ("offset.flush.interval.ms", "soon")]), Mode::Standalone).unwrap_err();
+        assert!(matches!(&err, ConnectError::Config { field, .. } if field == "offset.flush.interval.ms"), "{err}");
+        let w = WorkerConfig::from_props(props(&[("offset.storage.file.filename", "/tmp/x"), ("listeners", "http://127.0.0.1:18083")]), Mode::Standalone).unwrap();
+        assert_eq!(w.rest_listener().unwrap(), ("127.0.0.1".to_string(), 18083));
+        assert_eq!(w.bootstrap_servers(), "localhost:9092");
+    }
+
+    #[test]
+    fn distributed_needs_group_and_topics() {
+        let err = WorkerConfig::from_props(props(&[]), Mode::Distributed).unwrap_err();
+        assert!(matches!(&err, ConnectError::Config { field, .. } if field == "group.id"), "{err}");
+    }
+}

@@ -1,0 +1,33 @@
+//! Single message transforms and predicates (Connect's `transforms` and `transforms.predicates`),
+//! plus the converter traits (Connect's `storage.Converter` / `HeaderConverter`).
+
+use crate::config::{ConfigDef, Props};
+use crate::data::{SchemaRef, Value};
+use crate::error::ConnectResult;
+use crate::record::ConnectRecord;
+
+/// A transform of one record into one record, or none (filtered out).
+pub trait Transform<R: ConnectRecord>: Send + Sync {
+    fn config_def(&self) -> ConfigDef;
+    fn configure(&mut self, props: &Props) -> ConnectResult<()>;
+    /// Errors are [`crate::ConnectError::Data`] for a record that cannot be transformed.
+    fn apply(&self, record: R) -> ConnectResult<Option<R>>;
+}
+
+/// A condition on a record, used with `transforms.X.predicate`.
+pub trait Predicate<R: ConnectRecord>: Send + Sync {
+    fn config_def(&self) -> ConfigDef;
+    fn configure(&mut self, props: &Props) -> ConnectResult<()>;
+    fn test(&self, record: &R) -> bool;
+}
+
+/// Converts between Connect data and the bytes in Kafka, for keys or values.
+pub trait Converter: Send + Sync {
+    fn config_def(&self) -> ConfigDef;
+    /// `props` are the converter's own keys (prefix already removed); `is_key` tells which side.
+    fn configure(&mut self, props: &Props, is_key: bool) -> ConnectResult<()>;
+    /// Connect data → bytes; `None` for a null value (a tombstone).
+    fn from_connect(&self, topic: &str, schema: Option<&SchemaRef>, value: &Value) -> ConnectResult<Option<Vec<u8>>>;
+    /// Bytes → Connect data; `None` bytes give a null value.
+    fn to_connect(&self, topic: &str, bytes: Option<&[u8]>) -> ConnectResult<(Option<SchemaRef>, Value)>;
+}
