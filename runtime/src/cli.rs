@@ -88,6 +88,13 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     let config = WorkerConfig::load(&worker_path, Mode::Standalone)?;
     let connector_configs =
         connector_paths.iter().map(|p| load_connector_config(p)).collect::<Result<Vec<_>, _>>()?;
+    // Every connector config is checked before anything starts, so a bad one costs nothing.
+    let plugins = Plugins::builtin();
+    for props in &connector_configs {
+        let name = props.get("name").cloned().unwrap_or_default();
+        crate::connector_config::validate(&plugins, &config.providers.resolve(props)?)
+            .with_context(|| format!("invalid config for connector {name}"))?;
+    }
 
     let (host, port) = config.rest_listener()?;
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await.with_context(|| format!("cannot listen on {host}:{port}"))?;
@@ -101,7 +108,7 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
 
     check_broker(&config).await?;
     let offsets = Arc::new(OffsetStore::open(Box::new(FileOffsetBackingStore::new(config.string("offset.storage.file.filename"))))?);
-    let ctx = Arc::new(WorkerContext { config, plugins: Plugins::builtin(), offsets, status: Arc::new(StatusStore::default()), worker_id });
+    let ctx = Arc::new(WorkerContext { config, plugins, offsets, status: Arc::new(StatusStore::default()), worker_id });
     let herder = Arc::new(StandaloneHerder::new(ctx));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

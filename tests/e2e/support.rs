@@ -1,0 +1,220 @@
+//! What every end-to-end test needs: the services' addresses (from `dev/stack env`; a missing
+//! one fails the test loudly), unique names, a `sluice` worker process to start, kill and
+//! restart, and polling with a deadline.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A service address from the environment; panics with what to do when it is missing.
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: the end-to-end tests need the real services. Run them with `dev/test`, or `dev/stack up && eval \"$(dev/stack env)\"` first.")
+    })
+}
+
+pub fn bootstrap() -> String {
+    env("SLUICE_BOOTSTRAP_SERVERS")
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}-{}-{}-{nanos:x}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("sluice-e2e").join(unique(name));
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// The `sluice` binary built by `dev/test` (SLUICE_BIN), or the one next to this test binary.
+pub fn sluice_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SLUICE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let candidate = exe.parent().and_then(Path::parent).map(|d| d.join("sluice")).expect("target dir");
+    assert!(candidate.exists(), "sluice binary not found at {}: run `cargo build --bin sluice` (dev/test does)", candidate.display());
+    candidate
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Writes a properties file.
+pub fn write_props(path: &Path, props: &BTreeMap<String, String>) {
+    let mut f = std::fs::File::create(path).expect("create properties file");
+    for (k, v) in props {
+        writeln!(f, "{k}={v}").expect("write properties");
+    }
+}
+
+pub fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout` with `what`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A standalone worker process with its config files in `dir`.
+pub struct Worker {
+    pub dir: PathBuf,
+    pub rest_port: u16,
+    worker_file: PathBuf,
+    connector_files: Vec<PathBuf>,
+    child: Option<Child>,
+    runs: u32,
+}
+
+/// Worker properties for a test: the real broker, a quick offset flush, the REST port.
+pub fn worker_props(dir: &Path, rest_port: u16) -> BTreeMap<String, String> {
+    props(&[
+        ("bootstrap.servers", &bootstrap()),
+        ("offset.storage.file.filename", &dir.join("offsets.json").display().to_string()),
+        ("offset.flush.interval.ms", "500"),
+        ("listeners", &format!("http://127.0.0.1:{rest_port}")),
+        ("key.converter", "org.apache.kafka.connect.storage.StringConverter"),
+        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+        ("value.converter.schemas.enable", "false"),
+        // The test broker delays a new group's first join by half the session timeout.
+        ("consumer.session.timeout.ms", "6000"),
+        ("consumer.heartbeat.interval.ms", "1000"),
+    ])
+}
+
+impl Worker {
+    /// A worker for config files already in `dir` (paths relative to it work).
+    pub fn from_files(dir: &Path, rest_port: u16, worker_file: &str, connector_files: &[&str]) -> Worker {
+        Worker {
+            dir: dir.to_path_buf(),
+            rest_port,
+            worker_file: PathBuf::from(worker_file),
+            connector_files: connector_files.iter().map(PathBuf::from).collect(),
+            child: None,
+            runs: 0,
+        }
+    }
+
+    /// Writes the configs; call [`Worker::start`] to run it.
+    pub fn new(dir: &Path, worker: BTreeMap<String, String>, connectors: &[BTreeMap<String, String>]) -> Worker {
+        let rest_port = worker
+            .get("listeners")
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(8083);
+        let worker_file = dir.join("worker.properties");
+        write_props(&worker_file, &worker);
+        let connector_files = connectors
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let f = dir.join(format!("connector-{i}.properties"));
+                write_props(&f, c);
+                f
+            })
+            .collect();
+        Worker { dir: dir.to_path_buf(), rest_port, worker_file, connector_files, child: None, runs: 0 }
+    }
+
+    /// Starts (or restarts) the process; output goes to `worker-N.log` in the test's dir.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "worker already running");
+        self.runs += 1;
+        let log = std::fs::File::create(self.dir.join(format!("worker-{}.log", self.runs))).expect("log file");
+        let child = Command::new(sluice_bin())
+            .arg("standalone")
+            .arg(&self.worker_file)
+            .args(&self.connector_files)
+            .current_dir(&self.dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(log.try_clone().expect("log clone")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn sluice");
+        self.child = Some(child);
+    }
+
+    /// `kill -9`: no shutdown hooks, no offset flush.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns the exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("worker did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The text of the current run's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join(format!("worker-{}.log", self.runs))).unwrap_or_default()
+    }
+
+    /// GET a REST path; returns (status, body).
+    pub fn get(&self, path: &str) -> Option<(u16, serde_json::Value)> {
+        let url = format!("http://127.0.0.1:{}{path}", self.rest_port);
+        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().ok()?;
+        let resp = client.get(url).send().ok()?;
+        let status = resp.status().as_u16();
+        Some((status, resp.json().ok()?))
+    }
+
+    /// Waits until every task of `connector` is RUNNING.
+    pub fn wait_running(&self, connector: &str, tasks: usize) {
+        wait_for(Duration::from_secs(60), &format!("{connector} to run {tasks} tasks\n{}", self.log()), || {
+            let (code, body) = self.get(&format!("/connectors/{connector}/status"))?;
+            let running = body["tasks"].as_array()?.iter().filter(|t| t["state"] == "RUNNING").count();
+            (code == 200 && body["connector"]["state"] == "RUNNING" && running == tasks).then_some(())
+        });
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs `sluice` with `args` to completion; returns (exit code, stderr).
+pub fn run_sluice(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(sluice_bin()).args(args).current_dir(dir).output().expect("run sluice");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Lines of a text file (empty if it does not exist yet).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).map(|t| t.lines().map(str::to_string).collect()).unwrap_or_default()
+}
