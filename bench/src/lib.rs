@@ -1,0 +1,65 @@
+//! Shared helpers of the benchmarks: environment, the `sluice` binary, peak RSS of a process,
+//! and the result table.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A service address from `dev/stack env` (bench/run sets them).
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run benchmarks with bench/run"))
+}
+
+/// The release `sluice` binary bench/run built.
+pub fn sluice_bin() -> PathBuf {
+    PathBuf::from(env("SLUICE_BIN"))
+}
+
+/// Peak resident set size (VmHWM) of a running process, in MiB.
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// A name no earlier run used.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}
+
+/// One row of a result table.
+pub struct Row {
+    pub name: String,
+    pub records: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl Row {
+    pub fn records_per_sec(&self) -> f64 {
+        self.records as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    pub fn mib_per_sec(&self) -> f64 {
+        self.bytes as f64 / 1_048_576.0 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Prints rows as a table; each row's ratio is against `baseline` (its index in `rows`).
+pub fn print_table(title: &str, rows: &[Row], baseline_of: impl Fn(usize) -> Option<usize>) {
+    println!("\n{title}");
+    println!("{:<44} {:>10} {:>12} {:>9} {:>10} {:>8}", "pipeline", "records", "records/s", "MiB/s", "peak RSS", "ratio");
+    for (i, r) in rows.iter().enumerate() {
+        let ratio = baseline_of(i).map(|b| r.records_per_sec() / rows[b].records_per_sec());
+        println!(
+            "{:<44} {:>10} {:>12.0} {:>9.1} {:>10} {:>8}",
+            r.name,
+            r.records,
+            r.records_per_sec(),
+            r.mib_per_sec(),
+            r.peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or_else(|| "-".into()),
+            ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "baseline".into()),
+        );
+    }
+}
