@@ -10,6 +10,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::executor::WorkerContext;
 use crate::herder::{StandaloneHerder, load_connector_config};
+use crate::worker::Worker;
+use sluice_rest_api::RestSecurity;
 use crate::offset_store::{FileOffsetBackingStore, OffsetStore};
 use crate::plugins::Plugins;
 use crate::status::StatusStore;
@@ -35,9 +37,9 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run one worker in this process, like `connect-standalone`: the connectors given as files
-    /// start at once; source offsets are kept in `offset.storage.file.filename`. The REST API
-    /// (`listeners`, default http://:8083) answers `GET /`, `/connectors` and
-    /// `/connectors/{name}/status`. Stops cleanly on SIGINT/SIGTERM (tasks stop, offsets flush).
+    /// start at once and more can be managed through Kafka Connect's REST API (`listeners`,
+    /// default http://:8083); source offsets are kept in `offset.storage.file.filename`.
+    /// Stops cleanly on SIGINT/SIGTERM (tasks stop, offsets flush).
     Standalone {
         /// Worker properties (Kafka Connect's keys: bootstrap.servers, key.converter, value.converter,
         /// offset.storage.file.filename, offset.flush.interval.ms, listeners, ...).
@@ -59,14 +61,7 @@ pub enum Command {
 
 /// Sets up logging as the CLI asks.
 pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format.eq_ignore_ascii_case("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    crate::logging::init(format);
 }
 
 /// Runs the command; the error (if any) is printed by `main`, which exits non-zero.
@@ -96,8 +91,18 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
             .with_context(|| format!("invalid config for connector {name}"))?;
     }
 
-    let (host, port) = config.rest_listener()?;
-    let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await.with_context(|| format!("cannot listen on {host}:{port}"))?;
+    let (host, port, tls) = config.rest_listener()?;
+    let opt = |k: &str| Some(config.string(k)).filter(|v| !v.is_empty());
+    let security = Arc::new(
+        RestSecurity::load(
+            opt("rest.authentication.basic.file").as_deref(),
+            opt("rest.authentication.bearer.file").as_deref(),
+            &config.string("access.control.allow.origin"),
+            &config.string("access.control.allow.methods"),
+        )
+        .context("invalid REST security settings")?,
+    );
+    let listener = std::net::TcpListener::bind((host.as_str(), port)).with_context(|| format!("cannot listen on {host}:{port}"))?;
     let local = listener.local_addr()?;
     let advertised_host = match config.string("rest.advertised.host.name") {
         h if !h.is_empty() => h,
@@ -106,10 +111,10 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     };
     let worker_id = format!("{advertised_host}:{}", local.port());
 
-    check_broker(&config).await?;
+    let kafka_cluster_id = check_broker(&config).await?;
     let offsets = Arc::new(OffsetStore::open(Box::new(FileOffsetBackingStore::new(config.string("offset.storage.file.filename"))))?);
-    let ctx = Arc::new(WorkerContext { config, plugins, offsets, status: Arc::new(StatusStore::default()), worker_id });
-    let herder = Arc::new(StandaloneHerder::new(ctx));
+    let ctx = Arc::new(WorkerContext { config, plugins, offsets, status: Arc::new(StatusStore::default()), worker_id, kafka_cluster_id });
+    let herder = Arc::new(StandaloneHerder::new(Worker::new(ctx)));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let rest = {
@@ -119,7 +124,9 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
             let shutdown = async move {
                 let _ = stop_rx.wait_for(|s| *s).await;
             };
-            sluice_rest_api::serve(listener, herder, shutdown).await
+            if let Err(e) = sluice_rest_api::serve(listener, tls, herder, security, shutdown).await {
+                tracing::error!(error = %e, "REST server failed");
+            }
         })
     };
     tracing::info!(rest = %local, "REST API listening");
@@ -131,6 +138,7 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
             return Err(anyhow::Error::new(e).context(format!("failed to create connector {name}")));
         }
     }
+    herder.set_started();
     tracing::info!("sluice standalone worker started");
 
     wait_for_signal().await?;
@@ -142,18 +150,20 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     Ok(())
 }
 
-/// Fails with a clear message if no broker answers within 15 s.
-async fn check_broker(config: &WorkerConfig) -> anyhow::Result<()> {
+/// Fails with a clear message if no broker answers within 15 s; returns the cluster id.
+async fn check_broker(config: &WorkerConfig) -> anyhow::Result<Option<String>> {
     let servers = config.bootstrap_servers();
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &servers)
         .create()
         .with_context(|| format!("invalid bootstrap.servers '{servers}'"))?;
-    let found = tokio::task::spawn_blocking(move || consumer.fetch_metadata(None, Duration::from_secs(15)).map(|m| m.brokers().len()))
-        .await
-        .context("broker check panicked")?;
+    let found = tokio::task::spawn_blocking(move || {
+        consumer.fetch_metadata(None, Duration::from_secs(15)).map(|m| (m.brokers().len(), consumer.client().fetch_cluster_id(Duration::from_secs(5))))
+    })
+    .await
+    .context("broker check panicked")?;
     match found {
-        Ok(n) if n > 0 => Ok(()),
+        Ok((n, id)) if n > 0 => Ok(id),
         Ok(_) => anyhow::bail!("no brokers listed by the cluster at bootstrap.servers={servers}"),
         Err(e) => anyhow::bail!("cannot reach Kafka at bootstrap.servers={servers}: {e}"),
     }

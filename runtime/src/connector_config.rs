@@ -2,7 +2,7 @@
 //! `SourceConnectorConfig`, `SinkConnectorConfig`), and the validation of a whole connector
 //! config: these keys plus the plugin's own `ConfigDef`.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Importance, ParsedConfig, Props, Validator};
+use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValueInfo, ConnectError, ConnectResult, Importance, ParsedConfig, Props, Validator};
 
 use crate::plugins::{ConnectorFactory, ConnectorPlugin, Plugins};
 
@@ -76,49 +76,91 @@ pub struct ValidatedConnectorConfig {
     pub parsed: ParsedConfig,
 }
 
-/// Validates a connector config (after config providers were applied) and returns the first
-/// problem as an error naming its field. Checks the runtime's keys, the plugin's keys and the
-/// plugin's own `validate`, the converters, and `topics` vs `topics.regex` for sinks.
-pub fn validate(plugins: &Plugins, props: &Props) -> ConnectResult<ValidatedConnectorConfig> {
-    let class = props.get("connector.class").filter(|c| !c.trim().is_empty()).ok_or_else(|| {
+/// The plugin a config names in `connector.class`.
+pub fn plugin_of(plugins: &Plugins, props: &Props) -> ConnectResult<ConnectorPlugin> {
+    let class = props.get("connector.class").map(|c| c.trim()).filter(|c| !c.is_empty()).ok_or_else(|| {
         ConnectError::config("connector.class", "Missing required configuration \"connector.class\" which has no default value.")
     })?;
-    let plugin = plugins.connector(class.trim()).map_err(|e| ConnectError::config("connector.class", e.to_string()))?.clone();
-    let parsed = match plugin.factory {
-        ConnectorFactory::Source { .. } => source_def().parse(props)?,
-        ConnectorFactory::Sink { .. } => sink_def().parse(props)?,
+    plugins.connector(class).map(Clone::clone).map_err(|e| ConnectError::config("connector.class", e.to_string()))
+}
+
+/// Validates every key of a connector config (after config providers were applied): the
+/// runtime's keys, the plugin's keys and the plugin's own `validate`, the converters, and
+/// `topics` vs `topics.regex` for sinks. Returns the definition used and one result per key
+/// (with all its errors), in definition order — what the validate endpoint reports.
+pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) -> (ConfigDef, Vec<ConfigValueInfo>) {
+    let def = full_def(plugin);
+    let mut results = def.validate(props);
+    let mut add_error = |field: &str, message: String| {
+        if let Some(r) = results.iter_mut().find(|r| r.name == field)
+            && !r.errors.contains(&message)
+        {
+            r.errors.push(message);
+        }
     };
     let plugin_results = match plugin.factory {
         ConnectorFactory::Source { connector, .. } => connector().validate(props),
         ConnectorFactory::Sink { connector, .. } => connector().validate(props),
     };
-    if let Some(bad) = plugin_results.into_iter().find(|r| !r.errors.is_empty()) {
-        return Err(ConnectError::config(&bad.name, bad.errors.join("; ")));
+    for r in plugin_results {
+        for e in r.errors {
+            add_error(&r.name, e);
+        }
     }
-    for key in ["key.converter", "value.converter", "header.converter"] {
-        let name = parsed.string(key)?;
-        if key != "header.converter" && !name.is_empty() {
-            plugins.converter(&name).map_err(|e| ConnectError::config(key, e.to_string()))?;
+    for key in ["key.converter", "value.converter"] {
+        if let Some(name) = props.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
+            && let Err(e) = plugins.converter(name)
+        {
+            add_error(key, e.to_string());
         }
     }
     if matches!(plugin.factory, ConnectorFactory::Sink { .. }) {
-        let topics = parsed.list("topics")?;
-        let regex = parsed.string("topics.regex")?;
+        let get = |k: &str| props.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+        let topics = sluice_sdk::config::parse_list(&get("topics"));
+        let regex = get("topics.regex");
         match (topics.is_empty(), regex.is_empty()) {
-            (true, true) => return Err(ConnectError::config("topics", "Must configure one of topics or topics.regex")),
-            (false, false) => return Err(ConnectError::config("topics", "topics and topics.regex are mutually exclusive options, but both are set.")),
+            (true, true) => add_error("topics", "Must configure one of topics or topics.regex".into()),
+            (false, false) => add_error("topics", "topics and topics.regex are mutually exclusive options, but both are set.".into()),
             (true, false) => {
-                regex::Regex::new(&regex).map_err(|e| ConnectError::config("topics.regex", format!("Invalid regex: {e}")))?;
+                if let Err(e) = regex::Regex::new(&regex) {
+                    add_error("topics.regex", format!("Invalid regex: {e}"));
+                }
             }
             (false, true) => {
-                let dlq = parsed.string("errors.deadletterqueue.topic.name")?;
+                let dlq = get("errors.deadletterqueue.topic.name");
                 if !dlq.is_empty() && topics.contains(&dlq) {
-                    return Err(ConnectError::config("topics", format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics'=[{}]) consumed by the connector", topics.join(", "))));
+                    add_error("topics", format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics'=[{}]) consumed by the connector", topics.join(", ")));
                 }
             }
         }
     }
+    (def, results)
+}
+
+/// Validates a connector config and returns the first problem as an error naming its field
+/// (the `sluice standalone` command line); see [`validate_all`] for every problem.
+pub fn validate(plugins: &Plugins, props: &Props) -> ConnectResult<ValidatedConnectorConfig> {
+    let plugin = plugin_of(plugins, props)?;
+    let (def, results) = validate_all(plugins, &plugin, props);
+    if let Some(bad) = results.into_iter().find(|r| !r.errors.is_empty()) {
+        return Err(ConnectError::config(&bad.name, bad.errors.join("; ")));
+    }
+    let parsed = def.parse(props)?;
     Ok(ValidatedConnectorConfig { plugin, parsed })
+}
+
+/// A copy of `props` with the values of PASSWORD keys replaced by `[hidden]` (config provider
+/// references such as `${file:...}` are not secrets and stay).
+pub fn mask_passwords(plugin: Option<&ConnectorPlugin>, props: &Props) -> Props {
+    let Some(plugin) = plugin else { return props.clone() };
+    let def = full_def(plugin);
+    props
+        .iter()
+        .map(|(k, v)| {
+            let secret = def.key(k).is_some_and(|key| key.config_type == ConfigType::Password) && !v.trim_start().starts_with("${");
+            (k.clone(), if secret { "[hidden]".to_string() } else { v.clone() })
+        })
+        .collect()
 }
 
 #[cfg(test)]

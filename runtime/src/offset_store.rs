@@ -97,18 +97,31 @@ impl OffsetStore {
 
     /// Durably stores offsets of a connector, then makes them visible to readers.
     pub async fn put(&self, connector: &str, offsets: Vec<(OffsetMap, OffsetMap)>) -> ConnectResult<()> {
+        self.apply(connector, offsets.into_iter().map(|(p, o)| (p, Some(o))).collect()).await
+    }
+
+    /// Stores (`Some`) or deletes (`None`, a tombstone) offsets of a connector.
+    pub async fn apply(&self, connector: &str, offsets: Vec<(OffsetMap, Option<OffsetMap>)>) -> ConnectResult<()> {
         if offsets.is_empty() {
             return Ok(());
         }
         let entries = offsets
             .iter()
-            .map(|(p, o)| (offset_key(connector, p), Some(Json::Object(o.clone()).to_string().into_bytes())))
+            .map(|(p, o)| (offset_key(connector, p), o.as_ref().map(|o| Json::Object(o.clone()).to_string().into_bytes())))
             .collect();
         self.backing.write(entries).await?;
         let mut data = self.data.write().map_err(|_| ConnectError::fatal("offset store lock poisoned"))?;
         let map = data.entry(connector.to_string()).or_default();
         for (p, o) in offsets {
-            map.insert(canonical(&Json::Object(p.clone())), (p, o));
+            let key = canonical(&Json::Object(p.clone()));
+            match o {
+                Some(o) => {
+                    map.insert(key, (p, o));
+                }
+                None => {
+                    map.remove(&key);
+                }
+            }
         }
         Ok(())
     }

@@ -19,6 +19,8 @@ pub struct Status {
 pub struct StatusStore {
     connectors: RwLock<HashMap<String, Status>>,
     tasks: RwLock<HashMap<String, BTreeMap<u32, Status>>>,
+    /// Topics each connector used (Connect's active topics, KIP-558).
+    topics: RwLock<HashMap<String, std::collections::BTreeSet<String>>>,
 }
 
 impl StatusStore {
@@ -37,6 +39,24 @@ impl StatusStore {
         }
     }
 
+    /// Records that a connector used a topic.
+    pub fn add_topic(&self, connector: &str, topic: &str) {
+        if let Ok(mut t) = self.topics.write() {
+            t.entry(connector.to_string()).or_default().insert(topic.to_string());
+        }
+    }
+
+    /// Topics a connector used since creation or the last reset.
+    pub fn topics(&self, connector: &str) -> Vec<String> {
+        self.topics.read().ok().and_then(|t| t.get(connector).map(|s| s.iter().cloned().collect())).unwrap_or_default()
+    }
+
+    pub fn reset_topics(&self, connector: &str) {
+        if let Ok(mut t) = self.topics.write() {
+            t.remove(connector);
+        }
+    }
+
     /// Forgets a connector and its tasks (it was deleted).
     pub fn remove_connector(&self, name: &str) {
         if let Ok(mut c) = self.connectors.write() {
@@ -45,6 +65,16 @@ impl StatusStore {
         if let Ok(mut t) = self.tasks.write() {
             t.remove(name);
         }
+        self.reset_topics(name);
+    }
+
+    pub fn connector(&self, name: &str) -> Option<Status> {
+        self.connectors.read().ok()?.get(name).cloned()
+    }
+
+    /// Every task status of a connector, by task id.
+    pub fn tasks(&self, connector: &str) -> BTreeMap<u32, Status> {
+        self.tasks.read().ok().and_then(|t| t.get(connector).cloned()).unwrap_or_default()
     }
 
     /// Forgets tasks numbered `from` and above (after a reconfiguration to fewer tasks).

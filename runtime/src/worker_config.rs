@@ -39,6 +39,10 @@ fn common_def() -> ConfigDef {
         .define(ConfigKey::new("client.id", ConfigType::String).default("").importance(Importance::Low).doc("An id string to pass to the server when making requests."))
         .define(ConfigKey::new("connector.client.config.override.policy", ConfigType::String).default("All").importance(Importance::Medium).validator(Validator::one_of(&["All", "None", "Principal"])).doc("Which client configs connectors may override (producer.override.*, consumer.override.*)."))
         .define(ConfigKey::new("access.control.allow.origin", ConfigType::String).default("").importance(Importance::Low).doc("Value to set the Access-Control-Allow-Origin header to for REST API requests."))
+        .define(ConfigKey::new("ssl.keystore.location", ConfigType::String).default("").importance(Importance::High).doc("For an https:// listener: a PEM file with the certificate chain and the private key (also read as listeners.https.ssl.keystore.location)."))
+        .define(ConfigKey::new("ssl.keystore.type", ConfigType::String).default("PEM").importance(Importance::Medium).validator(Validator::one_of_ignore_case(&["PEM"])).doc("Only PEM keystores are supported."))
+        .define(ConfigKey::new("rest.authentication.basic.file", ConfigType::String).default("").importance(Importance::Medium).doc("Enables HTTP basic authentication of the REST API: a file of `user: password` lines (Jetty's PropertyFileLoginModule format)."))
+        .define(ConfigKey::new("rest.authentication.bearer.file", ConfigType::String).default("").importance(Importance::Medium).doc("Enables bearer-token authentication of the REST API: a file with one accepted token per line."))
         .define(ConfigKey::new("access.control.allow.methods", ConfigType::String).default("").importance(Importance::Low).doc("Methods allowed for cross-origin requests."))
 }
 
@@ -120,17 +124,27 @@ impl WorkerConfig {
         self.parsed.originals_with_prefix(prefix)
     }
 
-    /// The first `listeners` entry as (host, port); `http://:8083` binds all interfaces.
-    pub fn rest_listener(&self) -> ConnectResult<(String, u16)> {
+    /// The first `listeners` entry as (host, port, TLS files); `http://:8083` binds all
+    /// interfaces; `https://` needs `ssl.keystore.location` (a PEM with chain and key).
+    pub fn rest_listener(&self) -> ConnectResult<(String, u16, Option<sluice_rest_api::TlsFiles>)> {
         let listeners = self.parsed.list("listeners")?;
         let first = listeners.first().ok_or_else(|| ConnectError::config("listeners", "at least one listener is required"))?;
-        let rest = first
-            .strip_prefix("http://")
-            .ok_or_else(|| ConnectError::config("listeners", format!("unsupported listener '{first}': only http:// for now")))?;
+        let (rest, tls) = if let Some(r) = first.strip_prefix("http://") {
+            (r, None)
+        } else if let Some(r) = first.strip_prefix("https://") {
+            let own = self.parsed.originals().get("listeners.https.ssl.keystore.location").cloned();
+            let pem = own.or_else(|| Some(self.string("ssl.keystore.location"))).filter(|p| !p.trim().is_empty()).ok_or_else(|| {
+                ConnectError::config("ssl.keystore.location", "an https:// listener needs ssl.keystore.location: a PEM file with the certificate chain and private key")
+            })?;
+            let pem = std::path::PathBuf::from(pem.trim());
+            (r, Some(sluice_rest_api::TlsFiles { cert: pem.clone(), key: pem }))
+        } else {
+            return Err(ConnectError::config("listeners", format!("unsupported listener '{first}': use http:// or https://")));
+        };
         let (host, port) = rest.rsplit_once(':').ok_or_else(|| ConnectError::config("listeners", format!("listener '{first}' has no port")))?;
         let port = port.trim_end_matches('/').parse().map_err(|_| ConnectError::config("listeners", format!("listener '{first}' has an invalid port")))?;
         let host = if host.is_empty() { "0.0.0.0".to_string() } else { host.trim_matches(['[', ']']).to_string() };
-        Ok((host, port))
+        Ok((host, port, tls))
     }
 }
 
@@ -149,7 +163,8 @@ mod tests {
         let err = WorkerConfig::from_props(props(&[("offset.storage.file.filename", "/tmp/x"), ("offset.flush.interval.ms", "soon")]), Mode::Standalone).unwrap_err();
         assert!(matches!(&err, ConnectError::Config { field, .. } if field == "offset.flush.interval.ms"), "{err}");
         let w = WorkerConfig::from_props(props(&[("offset.storage.file.filename", "/tmp/x"), ("listeners", "http://127.0.0.1:18083")]), Mode::Standalone).unwrap();
-        assert_eq!(w.rest_listener().unwrap(), ("127.0.0.1".to_string(), 18083));
+        let (host, port, tls) = w.rest_listener().unwrap();
+        assert_eq!((host.as_str(), port, tls.is_none()), ("127.0.0.1", 18083, true));
         assert_eq!(w.bootstrap_servers(), "localhost:9092");
     }
 

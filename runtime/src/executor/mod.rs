@@ -26,6 +26,8 @@ pub struct WorkerContext {
     pub status: Arc<StatusStore>,
     /// `host:port` of this worker's REST listener, as Connect reports `worker_id`.
     pub worker_id: String,
+    /// The Kafka cluster's id, for `GET /`.
+    pub kafka_cluster_id: Option<String>,
 }
 
 impl WorkerContext {
@@ -58,14 +60,20 @@ pub struct TaskSpec {
     pub connector_props: Props,
 }
 
-/// A running task: stop it with [`TaskHandle::stop`].
+/// A running task: pause it with [`TaskHandle::set_paused`], stop it with [`TaskHandle::stop`].
 pub struct TaskHandle {
     pub task_id: u32,
     shutdown: watch::Sender<bool>,
+    paused: watch::Sender<bool>,
     join: JoinHandle<()>,
 }
 
 impl TaskHandle {
+    /// PAUSED: a source stops polling, a sink pauses its partitions (it stays in its group).
+    pub fn set_paused(&self, paused: bool) {
+        let _ = self.paused.send(paused);
+    }
+
     /// Asks the task to stop and waits for it (at most `timeout`, then it is aborted).
     pub async fn stop(self, timeout: Duration) {
         let _ = self.shutdown.send(true);
@@ -77,16 +85,17 @@ impl TaskHandle {
     }
 }
 
-/// Starts one task of `plugin` on the runtime.
-pub fn spawn_task(ctx: Arc<WorkerContext>, plugin: &ConnectorPlugin, spec: TaskSpec) -> TaskHandle {
+/// Starts one task of `plugin` on the runtime, paused or not.
+pub fn spawn_task(ctx: Arc<WorkerContext>, plugin: &ConnectorPlugin, spec: TaskSpec, paused: bool) -> TaskHandle {
     let (tx, rx) = watch::channel(false);
+    let (paused_tx, paused_rx) = watch::channel(paused);
     let task_id = spec.task_id;
     ctx.task_status(&spec.connector, task_id, ConnectorState::Unassigned, None);
     let join = match plugin.factory {
-        ConnectorFactory::Source { task, .. } => tokio::spawn(source::run(ctx, spec, task(), rx)),
-        ConnectorFactory::Sink { task, .. } => tokio::spawn(sink::run(ctx, spec, task(), rx)),
+        ConnectorFactory::Source { task, .. } => tokio::spawn(source::run(ctx, spec, task(), rx, paused_rx)),
+        ConnectorFactory::Sink { task, .. } => tokio::spawn(sink::run(ctx, spec, task(), rx, paused_rx)),
     };
-    TaskHandle { task_id, shutdown: tx, join }
+    TaskHandle { task_id, shutdown: tx, paused: paused_tx, join }
 }
 
 /// `errors.tolerance` and the error log settings of a connector.

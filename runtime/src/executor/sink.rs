@@ -119,16 +119,19 @@ impl SinkTaskContext for ExecutorSinkContext {
 }
 
 /// Runs a sink task until `shutdown` turns true or the task fails.
-pub async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn SinkTask>, shutdown: watch::Receiver<bool>) {
+pub async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn SinkTask>, shutdown: watch::Receiver<bool>, paused: watch::Receiver<bool>) {
     let (connector, id) = (spec.connector.clone(), spec.task_id);
-    match execute(&ctx, spec, task, shutdown).await {
+    match execute(&ctx, spec, task, shutdown, paused).await {
         Ok(()) => ctx.task_status(&connector, id, ConnectorState::Unassigned, None),
         Err(e) => ctx.task_status(&connector, id, ConnectorState::Failed, Some(format!("{}: {e}", e.class_name()))),
     }
 }
 
-struct SinkExecutor {
+struct SinkExecutor<'a> {
+    ctx: &'a WorkerContext,
     spec: TaskSpec,
+    /// Whether the consumer's partitions are paused because the connector is PAUSED.
+    is_paused: bool,
     task: Box<dyn SinkTask>,
     consumer: StreamConsumer<SinkConsumerContext>,
     events: mpsc::UnboundedReceiver<RebalanceEvent>,
@@ -143,7 +146,13 @@ struct SinkExecutor {
     max_poll_records: usize,
 }
 
-async fn execute(ctx: &WorkerContext, spec: TaskSpec, task: Box<dyn SinkTask>, mut shutdown: watch::Receiver<bool>) -> ConnectResult<()> {
+async fn execute(
+    ctx: &WorkerContext,
+    spec: TaskSpec,
+    task: Box<dyn SinkTask>,
+    mut shutdown: watch::Receiver<bool>,
+    mut paused: watch::Receiver<bool>,
+) -> ConnectResult<()> {
     let client_id = format!("connector-consumer-{}-{}", spec.connector, spec.task_id);
     let (tx, rx) = mpsc::unbounded_channel();
     let ccfg = consumer_config(&ctx.config, &spec.connector, &spec.connector_props, &client_id);
@@ -175,6 +184,8 @@ async fn execute(ctx: &WorkerContext, spec: TaskSpec, task: Box<dyn SinkTask>, m
         commit_requested: AtomicBool::new(false),
     });
     let mut exec = SinkExecutor {
+        ctx,
+        is_paused: false,
         key_converter: ctx.converter(&spec.connector_props, "key.converter")?,
         value_converter: ctx.converter(&spec.connector_props, "value.converter")?,
         errors: ErrorPolicy::from_props(&spec.connector_props),
@@ -192,17 +203,21 @@ async fn execute(ctx: &WorkerContext, spec: TaskSpec, task: Box<dyn SinkTask>, m
     tracing::info!(connector = %exec.spec.connector, task = exec.spec.task_id, "sink task started");
 
     let flush_interval = Duration::from_millis(ctx.config.long("offset.flush.interval.ms").max(1) as u64);
-    let result = exec.consume_loop(&mut shutdown, flush_interval).await;
+    let result = exec.consume_loop(&mut shutdown, &mut paused, flush_interval).await;
     let finish = exec.finish(result.is_ok()).await;
     result.and(finish)
 }
 
-impl SinkExecutor {
-    async fn consume_loop(&mut self, shutdown: &mut watch::Receiver<bool>, flush_interval: Duration) -> ConnectResult<()> {
+impl SinkExecutor<'_> {
+    async fn consume_loop(&mut self, shutdown: &mut watch::Receiver<bool>, paused: &mut watch::Receiver<bool>, flush_interval: Duration) -> ConnectResult<()> {
         let mut last_commit = Instant::now();
         while !*shutdown.borrow() {
             self.handle_rebalances().await?;
             self.apply_requests();
+            let want_paused = *paused.borrow_and_update();
+            if want_paused != self.is_paused {
+                self.set_paused(want_paused);
+            }
             if last_commit.elapsed() >= flush_interval || self.task_ctx.commit_requested.swap(false, Ordering::Relaxed) {
                 self.commit(CommitMode::Async).await?;
                 last_commit = Instant::now();
@@ -218,6 +233,11 @@ impl SinkExecutor {
                 Err(_) => continue, // nothing for a while: go round for commits and rebalances
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "consumer error");
+                    continue;
+                }
+                Ok(Ok(m)) if self.is_paused => {
+                    // Fetched before the pause took effect: read it again after the resume.
+                    let _ = self.consumer.seek(m.topic(), m.partition(), Offset::Offset(m.offset()), Duration::from_secs(5));
                     continue;
                 }
                 Ok(Ok(m)) => self.convert_into(&m, &mut batch, &mut skipped)?,
@@ -240,6 +260,19 @@ impl SinkExecutor {
             }
         }
         Ok(())
+    }
+
+    /// PAUSED: the consumer stays in its group but fetches nothing.
+    fn set_paused(&mut self, paused: bool) {
+        let tpl = to_tpl(self.task_ctx.assignment().iter().map(|tp| (tp, Offset::Invalid)));
+        let res = if paused { self.consumer.pause(&tpl) } else { self.consumer.resume(&tpl) };
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "could not pause/resume partitions");
+        }
+        self.is_paused = paused;
+        let state = if paused { ConnectorState::Paused } else { ConnectorState::Running };
+        self.ctx.task_status(&self.spec.connector, self.spec.task_id, state, None);
+        tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, paused, "sink task pause state changed");
     }
 
     /// Converts one consumed message and appends it to `batch` (or applies errors.tolerance).
@@ -320,6 +353,14 @@ impl SinkExecutor {
                 RebalanceEvent::Assigned(tps) => {
                     tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, partitions = ?tps, "partitions assigned");
                     self.task_ctx.assignment.lock().unwrap_or_else(|p| p.into_inner()).extend(tps.iter().cloned());
+                    for tp in &tps {
+                        self.ctx.status.add_topic(&self.spec.connector, &tp.topic);
+                    }
+                    if self.is_paused
+                        && let Err(e) = self.consumer.pause(&to_tpl(tps.iter().map(|tp| (tp, Offset::Invalid))))
+                    {
+                        tracing::warn!(error = %e, "could not pause newly assigned partitions");
+                    }
                     self.task.open(&tps).await?;
                 }
                 RebalanceEvent::Revoked(tps) => {

@@ -134,9 +134,9 @@ impl ProducerContext for AckContext {
 }
 
 /// Runs a source task until `shutdown` turns true or the task fails.
-pub async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn SourceTask>, shutdown: watch::Receiver<bool>) {
+pub async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn SourceTask>, shutdown: watch::Receiver<bool>, paused: watch::Receiver<bool>) {
     let (connector, id) = (spec.connector.clone(), spec.task_id);
-    match execute(&ctx, spec, task, shutdown).await {
+    match execute(&ctx, spec, task, shutdown, paused).await {
         Ok(()) => ctx.task_status(&connector, id, ConnectorState::Unassigned, None),
         Err(e) => ctx.task_status(&connector, id, ConnectorState::Failed, Some(format!("{}: {e}", e.class_name()))),
     }
@@ -151,10 +151,18 @@ struct SourceExecutor<'a> {
     key_converter: Box<dyn sluice_sdk::Converter>,
     value_converter: Box<dyn sluice_sdk::Converter>,
     topics: TopicCreator,
+    /// Topics already reported as used by the connector (`GET /connectors/{name}/topics`).
+    reported_topics: std::collections::HashSet<String>,
     errors: ErrorPolicy,
 }
 
-async fn execute(ctx: &WorkerContext, spec: TaskSpec, task: Box<dyn SourceTask>, mut shutdown: watch::Receiver<bool>) -> ConnectResult<()> {
+async fn execute(
+    ctx: &WorkerContext,
+    spec: TaskSpec,
+    task: Box<dyn SourceTask>,
+    mut shutdown: watch::Receiver<bool>,
+    mut paused: watch::Receiver<bool>,
+) -> ConnectResult<()> {
     let submitted = Arc::new(SubmittedRecords::default());
     let client_id = format!("connector-producer-{}-{}", spec.connector, spec.task_id);
     let mut pcfg = producer_config(&ctx.config, &spec.connector_props, &client_id);
@@ -169,6 +177,7 @@ async fn execute(ctx: &WorkerContext, spec: TaskSpec, task: Box<dyn SourceTask>,
         key_converter: ctx.converter(&spec.connector_props, "key.converter")?,
         value_converter: ctx.converter(&spec.connector_props, "value.converter")?,
         topics: TopicCreator::new(&ctx.config, &spec.connector_props)?,
+        reported_topics: std::collections::HashSet::new(),
         errors: ErrorPolicy::from_props(&spec.connector_props),
         spec,
         task,
@@ -184,13 +193,13 @@ async fn execute(ctx: &WorkerContext, spec: TaskSpec, task: Box<dyn SourceTask>,
     ctx.task_status(&exec.spec.connector, exec.spec.task_id, ConnectorState::Running, None);
     tracing::info!(connector = %exec.spec.connector, task = exec.spec.task_id, "source task started");
 
-    let result = exec.poll_loop(&mut shutdown).await;
+    let result = exec.poll_loop(&mut shutdown, &mut paused).await;
     let finish = exec.finish().await;
     result.and(finish)
 }
 
 impl SourceExecutor<'_> {
-    async fn poll_loop(&mut self, shutdown: &mut watch::Receiver<bool>) -> ConnectResult<()> {
+    async fn poll_loop(&mut self, shutdown: &mut watch::Receiver<bool>, paused: &mut watch::Receiver<bool>) -> ConnectResult<()> {
         let flush_interval = Duration::from_millis(self.ctx.config.long("offset.flush.interval.ms").max(1) as u64);
         let mut last_flush = Instant::now();
         let mut poll_errors = 0u32;
@@ -201,6 +210,10 @@ impl SourceExecutor<'_> {
             if last_flush.elapsed() >= flush_interval {
                 self.commit_offsets().await?;
                 last_flush = Instant::now();
+            }
+            if *paused.borrow_and_update() {
+                self.pause_until_resumed(shutdown, paused).await?;
+                continue;
             }
             let batch = tokio::select! {
                 biased;
@@ -231,6 +244,24 @@ impl SourceExecutor<'_> {
         Ok(())
     }
 
+    /// PAUSED: no polling; what was sent is still acknowledged and committed.
+    async fn pause_until_resumed(&mut self, shutdown: &mut watch::Receiver<bool>, paused: &mut watch::Receiver<bool>) -> ConnectResult<()> {
+        let (connector, id) = (self.spec.connector.clone(), self.spec.task_id);
+        self.ctx.task_status(&connector, id, ConnectorState::Paused, None);
+        tracing::info!(connector = %connector, task = id, "source task paused");
+        let producer = &self.producer;
+        let _ = tokio::task::block_in_place(|| producer.flush(Duration::from_secs(5)));
+        self.commit_offsets().await?;
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => {}
+            _ = paused.wait_for(|p| !*p) => {
+                self.ctx.task_status(&connector, id, ConnectorState::Running, None);
+                tracing::info!(connector = %connector, task = id, "source task resumed");
+            }
+        }
+        Ok(())
+    }
+
     async fn send(&mut self, record: SourceRecord, shutdown: &watch::Receiver<bool>) -> ConnectResult<()> {
         let SourceRecord { source_partition, source_offset, topic, kafka_partition, key_schema, key, value_schema, value, timestamp, headers } =
             record;
@@ -249,6 +280,10 @@ impl SourceExecutor<'_> {
             }
         };
         self.topics.ensure(&topic).await?;
+        if !self.reported_topics.contains(&topic) {
+            self.ctx.status.add_topic(&self.spec.connector, &topic);
+            self.reported_topics.insert(topic.clone());
+        }
         let mut kafka_headers = OwnedHeaders::new_with_capacity(headers.len());
         for h in headers.iter() {
             let bytes = header_to_bytes(&h.value);

@@ -1,6 +1,9 @@
-//! Herders (Connect's `Herder`): own the connectors of a worker, start and stop their tasks,
-//! and answer the REST API. Standalone mode has one worker and keeps configs in memory.
+//! Herders (Connect's `Herder`): decide which connectors and tasks run, keep their configs and
+//! target states, and answer the REST API. Standalone mode has one worker and keeps configs in
+//! memory; the [`crate::worker::Worker`] runs what the herder decides.
 
+mod common;
+mod offsets;
 mod standalone;
 
 pub use standalone::StandaloneHerder;

@@ -1,104 +1,336 @@
-//! `StandaloneHerder`: connectors given on the command line, run in this one process; source
-//! offsets in a local file.
+//! `StandaloneHerder`: one worker, connector configs in memory (given on the command line or
+//! through the REST API), source offsets in a local file. Every connector and task runs on the
+//! [`Worker`] of this process.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use sluice_rest_api::{ConnectorState, ConnectorStateInfo, ConnectorType, Herder, RestError, ServerInfo};
-use sluice_sdk::{ConnectResult, Connector, ConnectorContext, Props};
+use sluice_rest_api::{
+    ConfigInfos, ConfigKeyInfo, ConfigMap, ConnectorInfo, ConnectorOffsets, ConnectorState, ConnectorStateInfo, ConnectorTaskId,
+    Created, Herder, LoggerLevel, Message, PluginInfo, RestError, ServerInfo, TargetState, TaskInfo, TaskStateInfo,
+    WorkerStatus,
+};
+use sluice_sdk::{ConnectError, Props};
+use tokio::sync::Mutex;
 
+use super::{common, offsets};
 use crate::connector_config;
-use crate::executor::{TaskHandle, TaskSpec, WorkerContext, spawn_task};
-use crate::plugins::ConnectorFactory;
+use crate::executor::TaskSpec;
+use crate::plugins::ConnectorPlugin;
 use crate::status::Status;
+use crate::worker::{Worker, connector_type};
 
-struct RunningConnector {
-    connector_type: ConnectorType,
-    instance: Box<dyn Connector>,
-    tasks: Vec<TaskHandle>,
+/// What the herder knows of one connector.
+struct ConnectorEntry {
+    /// The config as supplied (config provider references unresolved).
+    config: Props,
+    plugin: ConnectorPlugin,
+    target: TargetState,
+    /// The task configs the connector produced at its last start.
+    task_configs: Vec<Props>,
 }
 
 /// The herder of `sluice standalone`.
 pub struct StandaloneHerder {
-    ctx: Arc<WorkerContext>,
-    connectors: tokio::sync::Mutex<BTreeMap<String, RunningConnector>>,
-}
-
-struct StandaloneConnectorContext {
-    name: String,
-    ctx: Weak<WorkerContext>,
-}
-
-impl ConnectorContext for StandaloneConnectorContext {
-    fn request_task_reconfiguration(&self) {
-        tracing::warn!(connector = %self.name, "task reconfiguration requested; standalone mode applies it at the next restart");
-    }
-
-    fn raise_error(&self, message: String) {
-        if let Some(ctx) = self.ctx.upgrade() {
-            tracing::error!(connector = %self.name, %message, "connector failed");
-            ctx.status.put_connector(&self.name, Status { state: ConnectorState::Failed, trace: Some(message), worker_id: ctx.worker_id.clone() });
-        }
-    }
+    worker: Worker,
+    connectors: Mutex<BTreeMap<String, ConnectorEntry>>,
+    started: AtomicBool,
 }
 
 impl StandaloneHerder {
-    pub fn new(ctx: Arc<WorkerContext>) -> StandaloneHerder {
-        StandaloneHerder { ctx, connectors: tokio::sync::Mutex::new(BTreeMap::new()) }
+    pub fn new(worker: Worker) -> StandaloneHerder {
+        StandaloneHerder { worker, connectors: Mutex::new(BTreeMap::new()), started: AtomicBool::new(false) }
     }
 
-    /// Validates, starts a connector and its tasks. Errors name the offending config key.
-    pub async fn create_connector(&self, raw: Props) -> ConnectResult<()> {
-        let resolved = self.ctx.config.providers.resolve(&raw)?;
-        let validated = connector_config::validate(&self.ctx.plugins, &resolved)?;
-        let name = validated.parsed.string("name")?;
-        let max_tasks = validated.parsed.int("tasks.max")?.max(1) as usize;
-        let (mut instance, connector_type): (Box<dyn Connector>, _) = match validated.plugin.factory {
-            ConnectorFactory::Source { connector, .. } => (connector(), ConnectorType::Source),
-            ConnectorFactory::Sink { connector, .. } => (connector(), ConnectorType::Sink),
-        };
-        let cctx = Arc::new(StandaloneConnectorContext { name: name.clone(), ctx: Arc::downgrade(&self.ctx) });
-        instance.start(resolved.clone(), cctx).await?;
-        let task_configs = instance.task_configs(max_tasks)?;
-        self.ctx.status.put_connector(&name, Status { state: ConnectorState::Running, trace: None, worker_id: self.ctx.worker_id.clone() });
-        let tasks = task_configs
-            .into_iter()
-            .enumerate()
-            .map(|(i, task_props)| {
-                let spec = TaskSpec { connector: name.clone(), task_id: i as u32, task_props, connector_props: resolved.clone() };
-                spawn_task(self.ctx.clone(), &validated.plugin, spec)
-            })
-            .collect::<Vec<_>>();
-        tracing::info!(connector = %name, class = %validated.plugin.desc.class, tasks = tasks.len(), "connector started");
-        self.connectors.lock().await.insert(name, RunningConnector { connector_type, instance, tasks });
-        Ok(())
+    /// Marks startup complete (`GET /health` turns healthy).
+    pub fn set_started(&self) {
+        self.started.store(true, Ordering::Release);
     }
 
-    /// Stops every connector: tasks first (they flush and commit), then the connector.
+    /// Creates a connector from a config file at startup; errors name the offending key.
+    pub async fn create_connector(&self, raw: Props) -> Result<(), ConnectError> {
+        let name = raw.get("name").cloned().unwrap_or_default();
+        self.put_connector_config(&name, raw, false, None).await.map(|_| ()).map_err(|e| ConnectError::fatal(e.message))
+    }
+
+    /// Stops every connector: tasks first (they flush and commit), then the connectors.
     pub async fn stop(&self) {
-        let timeout = Duration::from_millis(self.ctx.config.long("task.shutdown.graceful.timeout.ms").max(0) as u64 + 5000);
-        let mut connectors = self.connectors.lock().await;
-        for (name, mut c) in std::mem::take(&mut *connectors) {
-            futures::future::join_all(c.tasks.drain(..).map(|t| t.stop(timeout))).await;
-            c.instance.stop().await;
-            tracing::info!(connector = %name, "connector stopped");
+        self.worker.stop_all().await;
+    }
+
+    fn ctx(&self) -> &crate::executor::WorkerContext {
+        &self.worker.ctx
+    }
+
+    /// Starts (or restarts) a connector and its tasks as its target state says.
+    async fn start(&self, name: &str, entry: &mut ConnectorEntry) {
+        self.worker.stop_tasks(name).await;
+        self.worker.stop_connector(name).await;
+        self.ctx().status.remove_tasks_from(name, 0);
+        if entry.target == TargetState::Stopped {
+            entry.task_configs.clear();
+            self.status(name, ConnectorState::Stopped, None);
+            return;
         }
+        let paused = entry.target == TargetState::Paused;
+        let resolved = match self.ctx().config.providers.resolve(&entry.config) {
+            Ok(r) => r,
+            Err(e) => {
+                self.status(name, ConnectorState::Failed, Some(format!("{}: {e}", e.class_name())));
+                return;
+            }
+        };
+        let max_tasks = resolved.get("tasks.max").and_then(|t| t.trim().parse::<usize>().ok()).unwrap_or(1).max(1);
+        match self.worker.start_connector(name, &entry.plugin, &resolved, max_tasks, paused).await {
+            Ok(task_configs) => {
+                for (i, task_props) in task_configs.iter().enumerate() {
+                    let spec = TaskSpec { connector: name.to_string(), task_id: i as u32, task_props: task_props.clone(), connector_props: resolved.clone() };
+                    self.worker.start_task(&entry.plugin, spec, paused).await;
+                }
+                entry.task_configs = task_configs;
+            }
+            Err(e) => {
+                tracing::error!(connector = name, error = %e, "connector failed to start");
+                entry.task_configs.clear();
+            }
+        }
+    }
+
+    fn status(&self, name: &str, state: ConnectorState, trace: Option<String>) {
+        self.ctx().status.put_connector(name, Status { state, trace, worker_id: self.ctx().worker_id.clone() });
+    }
+
+    fn info(name: &str, entry: &ConnectorEntry) -> ConnectorInfo {
+        ConnectorInfo {
+            name: name.to_string(),
+            config: connector_config::mask_passwords(Some(&entry.plugin), &entry.config),
+            tasks: (0..entry.task_configs.len() as u32).map(|task| ConnectorTaskId { connector: name.to_string(), task }).collect(),
+            connector_type: connector_type(&entry.plugin),
+        }
+    }
+
+    async fn with_entry<T>(&self, name: &str, f: impl FnOnce(&ConnectorEntry) -> T) -> Result<T, RestError> {
+        self.connectors.lock().await.get(name).map(f).ok_or_else(|| RestError::connector_not_found(name))
+    }
+
+    async fn require_stopped(&self, name: &str) -> Result<(ConnectorPlugin, Props), RestError> {
+        let (plugin, config, target) = self.with_entry(name, |e| (e.plugin.clone(), e.config.clone(), e.target)).await?;
+        if target != TargetState::Stopped {
+            return Err(RestError::bad_request(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+            )));
+        }
+        let resolved = self.ctx().config.providers.resolve(&config).map_err(|e| RestError::bad_request(e.to_string()))?;
+        Ok((plugin, resolved))
     }
 }
 
 #[async_trait::async_trait]
 impl Herder for StandaloneHerder {
     fn server_info(&self) -> ServerInfo {
-        ServerInfo { version: crate::cli::VERSION.to_string(), commit: crate::cli::COMMIT.to_string(), kafka_cluster_id: None }
+        common::server_info(self.ctx())
     }
 
-    async fn connectors(&self) -> Vec<String> {
-        self.connectors.lock().await.keys().cloned().collect()
+    fn health(&self) -> Result<WorkerStatus, RestError> {
+        common::health(self.started.load(Ordering::Acquire))
+    }
+
+    async fn connectors(&self) -> Result<Vec<String>, RestError> {
+        Ok(self.connectors.lock().await.keys().cloned().collect())
+    }
+
+    async fn connector_info(&self, name: &str) -> Result<ConnectorInfo, RestError> {
+        self.with_entry(name, |e| Self::info(name, e)).await
+    }
+
+    async fn connector_config(&self, name: &str) -> Result<ConfigMap, RestError> {
+        self.with_entry(name, |e| connector_config::mask_passwords(Some(&e.plugin), &e.config)).await
     }
 
     async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, RestError> {
-        let connector_type = self.connectors.lock().await.get(name).map(|c| c.connector_type).ok_or_else(|| RestError::connector_not_found(name))?;
-        self.ctx.status.connector_state_info(name, connector_type).ok_or_else(|| RestError::connector_not_found(name))
+        let ty = self.with_entry(name, |e| connector_type(&e.plugin)).await?;
+        self.ctx().status.connector_state_info(name, ty).ok_or_else(|| RestError::connector_not_found(name))
+    }
+
+    async fn put_connector_config(&self, name: &str, config: ConfigMap, allow_replace: bool, initial_state: Option<TargetState>) -> Result<Created<ConnectorInfo>, RestError> {
+        let plugin = common::validate_for_put(&self.ctx().plugins, &self.ctx().config.providers, &config)?;
+        let mut connectors = self.connectors.lock().await;
+        let existing = connectors.remove(name);
+        if existing.is_some() && !allow_replace {
+            if let Some(e) = existing {
+                connectors.insert(name.to_string(), e);
+            }
+            return Err(RestError::conflict(format!("Connector {name} already exists")));
+        }
+        let created = existing.is_none();
+        let target = match (&existing, initial_state) {
+            (Some(e), _) => e.target,
+            (None, Some(s)) => s.normalized(),
+            (None, None) => TargetState::Started,
+        };
+        let mut entry = ConnectorEntry { config, plugin, target, task_configs: Vec::new() };
+        self.start(name, &mut entry).await;
+        let info = Self::info(name, &entry);
+        connectors.insert(name.to_string(), entry);
+        Ok(Created { created, result: info })
+    }
+
+    async fn patch_connector_config(&self, name: &str, patch: BTreeMap<String, Option<String>>) -> Result<ConnectorInfo, RestError> {
+        let mut config = self.with_entry(name, |e| e.config.clone()).await?;
+        for (k, v) in patch {
+            match v {
+                Some(v) => config.insert(k, v),
+                None => config.remove(&k),
+            };
+        }
+        self.put_connector_config(name, config, true, None).await.map(|c| c.result)
+    }
+
+    async fn delete_connector(&self, name: &str) -> Result<(), RestError> {
+        let mut connectors = self.connectors.lock().await;
+        if connectors.remove(name).is_none() {
+            return Err(RestError::connector_not_found(name));
+        }
+        self.worker.stop_tasks(name).await;
+        self.worker.stop_connector(name).await;
+        self.ctx().status.remove_connector(name);
+        tracing::info!(connector = name, "connector deleted");
+        Ok(())
+    }
+
+    async fn set_target_state(&self, name: &str, state: TargetState) -> Result<(), RestError> {
+        let state = state.normalized();
+        let mut connectors = self.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| RestError::connector_not_found(name))?;
+        let previous = entry.target;
+        entry.target = state;
+        match (previous, state) {
+            (a, b) if a == b => {}
+            // From or to STOPPED the connector and its tasks are (re)built.
+            (TargetState::Stopped, _) | (_, TargetState::Stopped) => self.start(name, entry).await,
+            (_, TargetState::Paused) => self.worker.set_paused(name, true).await,
+            (_, _) => self.worker.set_paused(name, false).await,
+        }
+        tracing::info!(connector = name, ?state, "target state changed");
+        Ok(())
+    }
+
+    async fn restart_connector(&self, name: &str) -> Result<(), RestError> {
+        let mut connectors = self.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| RestError::connector_not_found(name))?;
+        if entry.target == TargetState::Stopped {
+            return Ok(());
+        }
+        let resolved = self.ctx().config.providers.resolve(&entry.config).map_err(|e| RestError::bad_request(e.to_string()))?;
+        let max_tasks = entry.task_configs.len().max(1);
+        // The instance only: the running tasks keep their configs.
+        let _ = self.worker.start_connector(name, &entry.plugin, &resolved, max_tasks, entry.target == TargetState::Paused).await;
+        Ok(())
+    }
+
+    async fn restart_connector_and_tasks(&self, name: &str, include_tasks: bool, only_failed: bool) -> Result<ConnectorStateInfo, RestError> {
+        let mut status = self.connector_status(name).await?;
+        let restart_connector = !only_failed || status.connector.state == ConnectorState::Failed;
+        let tasks: Vec<u32> = status
+            .tasks
+            .iter()
+            .filter(|t| include_tasks && (!only_failed || t.state == ConnectorState::Failed))
+            .map(|t| t.id)
+            .collect();
+        if restart_connector {
+            status.connector.state = ConnectorState::Restarting;
+        }
+        for t in status.tasks.iter_mut().filter(|t| tasks.contains(&t.id)) {
+            t.state = ConnectorState::Restarting;
+        }
+        if restart_connector {
+            self.restart_connector(name).await?;
+        }
+        for id in tasks {
+            self.restart_task(name, id).await?;
+        }
+        Ok(status)
+    }
+
+    async fn task_configs(&self, name: &str) -> Result<Vec<TaskInfo>, RestError> {
+        self.with_entry(name, |e| {
+            e.task_configs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| TaskInfo { id: ConnectorTaskId { connector: name.to_string(), task: i as u32 }, config: connector_config::mask_passwords(Some(&e.plugin), c) })
+                .collect()
+        })
+        .await
+    }
+
+    async fn task_status(&self, name: &str, task: u32) -> Result<TaskStateInfo, RestError> {
+        self.with_entry(name, |_| ()).await?;
+        let s = self.ctx().status.task(name, task).ok_or_else(|| RestError::new(axum::http::StatusCode::NOT_FOUND, format!("No status found for task {name}-{task}")))?;
+        Ok(TaskStateInfo { id: task, state: s.state, worker_id: s.worker_id, trace: s.trace })
+    }
+
+    async fn restart_task(&self, name: &str, task: u32) -> Result<(), RestError> {
+        let connectors = self.connectors.lock().await;
+        let entry = connectors.get(name).ok_or_else(|| RestError::connector_not_found(name))?;
+        let task_props = entry
+            .task_configs
+            .get(task as usize)
+            .cloned()
+            .ok_or_else(|| RestError::new(axum::http::StatusCode::NOT_FOUND, format!("Task {name}-{task} not found")))?;
+        let resolved = self.ctx().config.providers.resolve(&entry.config).map_err(|e| RestError::bad_request(e.to_string()))?;
+        let spec = TaskSpec { connector: name.to_string(), task_id: task, task_props, connector_props: resolved };
+        self.worker.start_task(&entry.plugin, spec, entry.target == TargetState::Paused).await;
+        Ok(())
+    }
+
+    async fn connector_topics(&self, name: &str) -> Result<Vec<String>, RestError> {
+        self.with_entry(name, |_| ()).await?;
+        Ok(self.ctx().status.topics(name))
+    }
+
+    async fn reset_connector_topics(&self, name: &str) -> Result<(), RestError> {
+        self.with_entry(name, |_| ()).await?;
+        self.ctx().status.reset_topics(name);
+        Ok(())
+    }
+
+    async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets, RestError> {
+        let (plugin, config) = self.with_entry(name, |e| (e.plugin.clone(), e.config.clone())).await?;
+        let resolved = self.ctx().config.providers.resolve(&config).map_err(|e| RestError::bad_request(e.to_string()))?;
+        offsets::get(self.ctx(), name, &plugin, &resolved).await
+    }
+
+    async fn alter_connector_offsets(&self, name: &str, new: ConnectorOffsets) -> Result<Message, RestError> {
+        let (plugin, resolved) = self.require_stopped(name).await?;
+        offsets::alter(self.ctx(), name, &plugin, &resolved, new).await
+    }
+
+    async fn reset_connector_offsets(&self, name: &str) -> Result<Message, RestError> {
+        let (plugin, resolved) = self.require_stopped(name).await?;
+        offsets::reset(self.ctx(), name, &plugin, &resolved).await
+    }
+
+    fn connector_plugins(&self, connectors_only: bool) -> Vec<PluginInfo> {
+        common::connector_plugins(&self.ctx().plugins, connectors_only)
+    }
+
+    fn plugin_config(&self, plugin: &str) -> Result<Vec<ConfigKeyInfo>, RestError> {
+        common::plugin_config(&self.ctx().plugins, plugin)
+    }
+
+    async fn validate_connector_config(&self, plugin: &str, config: ConfigMap) -> Result<ConfigInfos, RestError> {
+        common::validate(&self.ctx().plugins, &self.ctx().config.providers, plugin, config)
+    }
+
+    fn loggers(&self) -> BTreeMap<String, LoggerLevel> {
+        crate::logging::loggers()
+    }
+
+    fn logger_level(&self, logger: &str) -> LoggerLevel {
+        crate::logging::level_of(logger)
+    }
+
+    fn set_logger_level(&self, logger: &str, level: &str) -> Result<Vec<String>, RestError> {
+        crate::logging::set_level(logger, level).map_err(RestError::bad_request)
     }
 }
