@@ -183,13 +183,25 @@ impl Worker {
         std::fs::read_to_string(self.dir.join(format!("worker-{}.log", self.runs))).unwrap_or_default()
     }
 
-    /// GET a REST path; returns (status, body).
+    /// GET a REST path; returns (status, body) when the body is JSON.
     pub fn get(&self, path: &str) -> Option<(u16, serde_json::Value)> {
-        let url = format!("http://127.0.0.1:{}{path}", self.rest_port);
-        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().ok()?;
-        let resp = client.get(url).send().ok()?;
-        let status = resp.status().as_u16();
-        Some((status, resp.json().ok()?))
+        let (code, text) = self.http("GET", path, None).ok()?;
+        Some((code, serde_json::from_str(&text).ok()?))
+    }
+
+    /// Any request with an optional raw body; returns (status, body text).
+    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, String), String> {
+        http_request(&format!("http://127.0.0.1:{}{path}", self.rest_port), method, body, &[])
+    }
+
+    /// A request whose answer must be JSON; panics with the body otherwise.
+    pub fn json(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        let text = body.map(|b| b.to_string());
+        let (code, resp) = self.http(method, path, text.as_deref()).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        if resp.is_empty() {
+            return (code, serde_json::Value::Null);
+        }
+        (code, serde_json::from_str(&resp).unwrap_or_else(|e| panic!("{method} {path} answered {code} with non-JSON ({e}): {resp}")))
     }
 
     /// Waits until every task of `connector` is RUNNING.
@@ -206,6 +218,33 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Creates a topic on the real broker.
+pub fn create_topic(name: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<_> = rdkafka::ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("admin client");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let res = rt.block_on(admin.create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())).expect("create topic");
+    for r in res {
+        r.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
+    }
+}
+
+/// One HTTP request; `headers` are extra (name, value) pairs. Returns (status, body text).
+pub fn http_request(url: &str, method: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<(u16, String), String> {
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut req = client.request(method, url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.header("Content-Type", "application/json").body(b.to_string());
+    }
+    let resp = req.send().map_err(|e| e.to_string())?;
+    let code = resp.status().as_u16();
+    Ok((code, resp.text().map_err(|e| e.to_string())?))
 }
 
 /// Runs `sluice` with `args` to completion; returns (exit code, stderr).

@@ -119,7 +119,13 @@ pub async fn alter(ctx: &WorkerContext, name: &str, plugin: &ConnectorPlugin, _c
         tpl.add_partition_offset(&topic, partition, Offset::Offset(offset)).map_err(|e| RestError::bad_request(e.to_string()))?;
     }
     let consumer = group_consumer(ctx, name)?;
-    blocking(move || consumer.commit(&tpl, CommitMode::Sync).map_err(|e| RestError::internal(format!("cannot commit the new offsets: {e}")))).await?;
+    blocking(move || {
+        consumer.commit(&tpl, CommitMode::Sync).map_err(|e| match e.rdkafka_error_code() {
+            Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition) => RestError::bad_request(format!("cannot alter offsets: {e}")),
+            _ => RestError::internal(format!("cannot commit the new offsets: {e}")),
+        })
+    })
+    .await?;
     Ok(message(true))
 }
 
