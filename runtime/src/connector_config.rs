@@ -4,6 +4,9 @@
 
 use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Importance, ParsedConfig, Props, Validator};
 
+use sluice_sdk::{SinkRecord, SourceRecord};
+
+use crate::executor::transform_chain::TransformChain;
 use crate::plugins::{ConnectorFactory, ConnectorPlugin, Plugins};
 
 const COMMON: &str = "Common";
@@ -78,7 +81,8 @@ pub struct ValidatedConnectorConfig {
 
 /// Validates a connector config (after config providers were applied) and returns the first
 /// problem as an error naming its field. Checks the runtime's keys, the plugin's keys and the
-/// plugin's own `validate`, the converters, and `topics` vs `topics.regex` for sinks.
+/// plugin's own `validate`, the transforms and predicates, the converters, and `topics` vs
+/// `topics.regex` for sinks.
 pub fn validate(plugins: &Plugins, props: &Props) -> ConnectResult<ValidatedConnectorConfig> {
     let class = props.get("connector.class").filter(|c| !c.trim().is_empty()).ok_or_else(|| {
         ConnectError::config("connector.class", "Missing required configuration \"connector.class\" which has no default value.")
@@ -94,6 +98,11 @@ pub fn validate(plugins: &Plugins, props: &Props) -> ConnectResult<ValidatedConn
     };
     if let Some(bad) = plugin_results.into_iter().find(|r| !r.errors.is_empty()) {
         return Err(ConnectError::config(&bad.name, bad.errors.join("; ")));
+    }
+    // The transformation chain: every `transforms.X.*` / `predicates.Y.*` key, named in errors.
+    match plugin.factory {
+        ConnectorFactory::Source { .. } => TransformChain::<SourceRecord>::from_props(plugins, props).map(|_| ())?,
+        ConnectorFactory::Sink { .. } => TransformChain::<SinkRecord>::from_props(plugins, props).map(|_| ())?,
     }
     for key in ["key.converter", "value.converter", "header.converter"] {
         let name = parsed.string(key)?;
@@ -151,5 +160,43 @@ mod tests {
             }
         }
         assert!(validate(&p, &props(&[("name", "x"), ("connector.class", "FileStreamSink"), ("topics", "a")])).is_ok());
+    }
+
+    #[test]
+    fn transform_and_error_keys_are_validated() {
+        let p = Plugins::builtin();
+        let base = [("name", "x"), ("connector.class", "FileStreamSink"), ("topics", "a")];
+        let with = |extra: &[(&str, &str)]| props(&base.iter().chain(extra.iter()).copied().collect::<Vec<_>>());
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("transforms", "r")], "transforms.r.type"),
+            (&[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.RegexRouter"), ("transforms.r.regex", "(")], "transforms.r.regex"),
+            (&[("transforms", "f"), ("transforms.f.type", "Filter"), ("transforms.f.predicate", "missing")], "transforms.f.predicate"),
+            (&[("predicates", "t"), ("predicates.t.type", "TopicNameMatches")], "predicates.t.pattern"),
+            (&[("errors.tolerance", "some")], "errors.tolerance"),
+            (&[("errors.retry.timeout", "-5")], "errors.retry.timeout"),
+            (&[("errors.deadletterqueue.topic.name", "a")], "topics"),
+        ];
+        for (extra, field) in cases {
+            match validate(&p, &with(extra)) {
+                Err(ConnectError::Config { field: f, .. }) => assert_eq!(f, *field, "{extra:?}"),
+                Err(e) => panic!("{extra:?}: not a config error: {e}"),
+                Ok(_) => panic!("{extra:?}: accepted"),
+            }
+        }
+        let good = with(&[
+            ("transforms", "unwrap,route"),
+            ("transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState"),
+            ("transforms.unwrap.delete.handling.mode", "rewrite"),
+            ("transforms.route.type", "RegexRouter"),
+            ("transforms.route.regex", "(.*)"),
+            ("transforms.route.replacement", "$1-out"),
+            ("transforms.route.predicate", "isA"),
+            ("predicates", "isA"),
+            ("predicates.isA.type", "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"),
+            ("predicates.isA.pattern", "a"),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ]);
+        assert!(validate(&p, &good).is_ok());
     }
 }
