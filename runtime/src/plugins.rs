@@ -132,6 +132,13 @@ impl Plugins {
                     task: || Box::new(DatagenTask::default()),
                 },
             },
+            ConnectorPlugin {
+                desc: desc(sluice_connector_testkit::CLASS, PluginType::Sink, sluice_connector_testkit::VERSION.into()),
+                factory: ConnectorFactory::Sink {
+                    connector: || Box::new(sluice_connector_testkit::TestSinkConnector::default()),
+                    task: || Box::new(sluice_connector_testkit::TestSinkTask::default()),
+                },
+            },
         ];
         let converters = vec![
             ConverterPlugin {
