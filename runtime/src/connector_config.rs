@@ -4,6 +4,9 @@
 
 use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValueInfo, ConnectError, ConnectResult, Importance, ParsedConfig, Props, Validator};
 
+use sluice_sdk::{SinkRecord, SourceRecord};
+
+use crate::executor::transform_chain::TransformChain;
 use crate::plugins::{ConnectorFactory, ConnectorPlugin, Plugins};
 
 const COMMON: &str = "Common";
@@ -87,31 +90,50 @@ pub fn plugin_of(plugins: &Plugins, props: &Props) -> ConnectResult<ConnectorPlu
 /// Validates every key of a connector config (after config providers were applied): the
 /// runtime's keys, the plugin's keys and the plugin's own `validate`, the converters, and
 /// `topics` vs `topics.regex` for sinks. Returns the definition used and one result per key
-/// (with all its errors), in definition order — what the validate endpoint reports.
+/// (with all its errors), in definition order — what the validate endpoint reports — followed by
+/// entries for transform/predicate keys (`transforms.X.*`) that have errors.
 pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) -> (ConfigDef, Vec<ConfigValueInfo>) {
     let def = full_def(plugin);
     let mut results = def.validate(props);
-    let mut add_error = |field: &str, message: String| {
+    fn add_error(results: &mut [ConfigValueInfo], field: &str, message: String) {
         if let Some(r) = results.iter_mut().find(|r| r.name == field)
             && !r.errors.contains(&message)
         {
             r.errors.push(message);
         }
-    };
+    }
     let plugin_results = match plugin.factory {
         ConnectorFactory::Source { connector, .. } => connector().validate(props),
         ConnectorFactory::Sink { connector, .. } => connector().validate(props),
     };
     for r in plugin_results {
         for e in r.errors {
-            add_error(&r.name, e);
+            add_error(&mut results, &r.name, e);
+        }
+    }
+    // The transformation chain: every `transforms.X.*` / `predicates.Y.*` key, named in errors
+    // (reported under `transforms` when the key itself is not a defined one).
+    let chain = match plugin.factory {
+        ConnectorFactory::Source { .. } => TransformChain::<SourceRecord>::from_props(plugins, props).map(|_| ()),
+        ConnectorFactory::Sink { .. } => TransformChain::<SinkRecord>::from_props(plugins, props).map(|_| ()),
+    };
+    if let Err(e) = chain {
+        let (field, message) = match e {
+            ConnectError::Config { field, message } => (field, message),
+            other => ("transforms".to_string(), other.to_string()),
+        };
+        if def.key(&field).is_some() {
+            add_error(&mut results, &field, message);
+        } else {
+            // A key of a transform or predicate (`transforms.X.type`, ...): its own entry.
+            results.push(ConfigValueInfo { name: field.clone(), value: props.get(&field).cloned(), recommended_values: Vec::new(), errors: vec![message], visible: true });
         }
     }
     for key in ["key.converter", "value.converter"] {
         if let Some(name) = props.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
             && let Err(e) = plugins.converter(name)
         {
-            add_error(key, e.to_string());
+            add_error(&mut results, key, e.to_string());
         }
     }
     if matches!(plugin.factory, ConnectorFactory::Sink { .. }) {
@@ -119,17 +141,17 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
         let topics = sluice_sdk::config::parse_list(&get("topics"));
         let regex = get("topics.regex");
         match (topics.is_empty(), regex.is_empty()) {
-            (true, true) => add_error("topics", "Must configure one of topics or topics.regex".into()),
-            (false, false) => add_error("topics", "topics and topics.regex are mutually exclusive options, but both are set.".into()),
+            (true, true) => add_error(&mut results, "topics", "Must configure one of topics or topics.regex".into()),
+            (false, false) => add_error(&mut results, "topics", "topics and topics.regex are mutually exclusive options, but both are set.".into()),
             (true, false) => {
                 if let Err(e) = regex::Regex::new(&regex) {
-                    add_error("topics.regex", format!("Invalid regex: {e}"));
+                    add_error(&mut results, "topics.regex", format!("Invalid regex: {e}"));
                 }
             }
             (false, true) => {
                 let dlq = get("errors.deadletterqueue.topic.name");
                 if !dlq.is_empty() && topics.contains(&dlq) {
-                    add_error("topics", format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics'=[{}]) consumed by the connector", topics.join(", ")));
+                    add_error(&mut results, "topics", format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics'=[{}]) consumed by the connector", topics.join(", ")));
                 }
             }
         }
@@ -193,5 +215,43 @@ mod tests {
             }
         }
         assert!(validate(&p, &props(&[("name", "x"), ("connector.class", "FileStreamSink"), ("topics", "a")])).is_ok());
+    }
+
+    #[test]
+    fn transform_and_error_keys_are_validated() {
+        let p = Plugins::builtin();
+        let base = [("name", "x"), ("connector.class", "FileStreamSink"), ("topics", "a")];
+        let with = |extra: &[(&str, &str)]| props(&base.iter().chain(extra.iter()).copied().collect::<Vec<_>>());
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("transforms", "r")], "transforms.r.type"),
+            (&[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.RegexRouter"), ("transforms.r.regex", "(")], "transforms.r.regex"),
+            (&[("transforms", "f"), ("transforms.f.type", "Filter"), ("transforms.f.predicate", "missing")], "transforms.f.predicate"),
+            (&[("predicates", "t"), ("predicates.t.type", "TopicNameMatches")], "predicates.t.pattern"),
+            (&[("errors.tolerance", "some")], "errors.tolerance"),
+            (&[("errors.retry.timeout", "-5")], "errors.retry.timeout"),
+            (&[("errors.deadletterqueue.topic.name", "a")], "topics"),
+        ];
+        for (extra, field) in cases {
+            match validate(&p, &with(extra)) {
+                Err(ConnectError::Config { field: f, .. }) => assert_eq!(f, *field, "{extra:?}"),
+                Err(e) => panic!("{extra:?}: not a config error: {e}"),
+                Ok(_) => panic!("{extra:?}: accepted"),
+            }
+        }
+        let good = with(&[
+            ("transforms", "unwrap,route"),
+            ("transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState"),
+            ("transforms.unwrap.delete.handling.mode", "rewrite"),
+            ("transforms.route.type", "RegexRouter"),
+            ("transforms.route.regex", "(.*)"),
+            ("transforms.route.replacement", "$1-out"),
+            ("transforms.route.predicate", "isA"),
+            ("predicates", "isA"),
+            ("predicates.isA.type", "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"),
+            ("predicates.isA.pattern", "a"),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ]);
+        assert!(validate(&p, &good).is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! `FileStreamSourceConnector`, `FileStreamSource`).
 
 use sluice_sdk::{Converter, SinkConnector, SinkTask, SourceConnector, SourceTask};
+pub use sluice_transforms::{PredicatePlugin, TransformPlugin};
 
 use crate::converters::{ByteArrayConverter, JsonConverter, StringConverter};
 
@@ -13,6 +14,8 @@ pub enum PluginType {
     Source,
     Sink,
     Converter,
+    Transformation,
+    Predicate,
 }
 
 impl PluginType {
@@ -21,6 +24,8 @@ impl PluginType {
             PluginType::Source => "source",
             PluginType::Sink => "sink",
             PluginType::Converter => "converter",
+            PluginType::Transformation => "transformation",
+            PluginType::Predicate => "predicate",
         }
     }
 }
@@ -77,6 +82,10 @@ pub enum PluginError {
     UnknownConnector { name: String, available: String },
     #[error("Failed to find any class that implements Converter and which name matches {name}, available converters are: {available}")]
     UnknownConverter { name: String, available: String },
+    #[error("Class {name} could not be found. Available transformations are: {available}")]
+    UnknownTransformation { name: String, available: String },
+    #[error("Class {name} could not be found. Available predicates are: {available}")]
+    UnknownPredicate { name: String, available: String },
 }
 
 /// All plugins of a worker.
@@ -84,6 +93,8 @@ pub enum PluginError {
 pub struct Plugins {
     connectors: Vec<ConnectorPlugin>,
     converters: Vec<ConverterPlugin>,
+    transformations: Vec<TransformPlugin>,
+    predicates: Vec<PredicatePlugin>,
 }
 
 fn desc(class: &str, plugin_type: PluginType, version: String) -> PluginDesc {
@@ -121,6 +132,13 @@ impl Plugins {
                     task: || Box::new(DatagenTask::default()),
                 },
             },
+            ConnectorPlugin {
+                desc: desc(sluice_connector_testkit::CLASS, PluginType::Sink, sluice_connector_testkit::VERSION.into()),
+                factory: ConnectorFactory::Sink {
+                    connector: || Box::new(sluice_connector_testkit::TestSinkConnector::default()),
+                    task: || Box::new(sluice_connector_testkit::TestSinkTask::default()),
+                },
+            },
         ];
         let converters = vec![
             ConverterPlugin {
@@ -136,7 +154,9 @@ impl Plugins {
                 factory: || Box::new(ByteArrayConverter),
             },
         ];
-        Plugins { connectors, converters }
+        let transformations = sluice_transforms::transformations();
+        let predicates = sluice_transforms::predicates();
+        Plugins { connectors, converters, transformations, predicates }
     }
 
     pub fn connectors(&self) -> &[ConnectorPlugin] {
@@ -145,6 +165,40 @@ impl Plugins {
 
     pub fn converters(&self) -> &[ConverterPlugin] {
         &self.converters
+    }
+
+    pub fn transformations(&self) -> &[TransformPlugin] {
+        &self.transformations
+    }
+
+    pub fn predicates(&self) -> &[PredicatePlugin] {
+        &self.predicates
+    }
+
+    /// Name, type and version of every transformation and predicate (for `/connector-plugins`).
+    pub fn transform_descs(&self) -> Vec<PluginDesc> {
+        let version = env!("CARGO_PKG_VERSION").to_string();
+        let t = self.transformations.iter().map(|p| desc(p.class, PluginType::Transformation, version.clone()));
+        let p = self.predicates.iter().map(|p| desc(p.class, PluginType::Predicate, version.clone()));
+        t.chain(p).collect()
+    }
+
+    /// The transformation called `name` (its class name, or the name after the package).
+    pub fn transformation(&self, name: &str) -> Result<&TransformPlugin, PluginError> {
+        self.transformations.iter().find(|p| sluice_transforms::aliases(p.class).iter().any(|a| a == name)).ok_or_else(|| {
+            PluginError::UnknownTransformation {
+                name: name.to_string(),
+                available: self.transformations.iter().map(|p| p.class).collect::<Vec<_>>().join(", "),
+            }
+        })
+    }
+
+    /// The predicate called `name` (its class name, or the name after the package).
+    pub fn predicate(&self, name: &str) -> Result<&PredicatePlugin, PluginError> {
+        self.predicates.iter().find(|p| sluice_transforms::aliases(p.class).iter().any(|a| a == name)).ok_or_else(|| PluginError::UnknownPredicate {
+            name: name.to_string(),
+            available: self.predicates.iter().map(|p| p.class).collect::<Vec<_>>().join(", "),
+        })
     }
 
     /// The connector plugin called `name` (any alias).
@@ -181,5 +235,17 @@ mod tests {
         assert!(p.converter("org.apache.kafka.connect.storage.StringConverter").is_ok());
         let err = p.connector("com.example.Missing").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("com.example.Missing") && err.contains("FileStreamSinkConnector") && err.contains("DatagenConnector"), "{err}");
+    }
+
+    #[test]
+    fn finds_transforms_and_predicates_by_class_and_short_name() {
+        let p = Plugins::builtin();
+        for name in ["org.apache.kafka.connect.transforms.InsertField$Value", "InsertField$Value"] {
+            assert_eq!(p.transformation(name).map(|t| t.class).ok(), Some("org.apache.kafka.connect.transforms.InsertField$Value"));
+        }
+        assert!(p.transformation("io.debezium.transforms.ExtractNewRecordState").is_ok());
+        assert!(p.predicate("TopicNameMatches").is_ok());
+        assert!(p.transformation("Nope").is_err());
+        assert!(p.transform_descs().iter().any(|d| d.plugin_type == PluginType::Predicate));
     }
 }

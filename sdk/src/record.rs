@@ -140,6 +140,10 @@ pub trait ConnectRecord: Clone + Send + Sync + 'static {
     fn topic(&self) -> &str;
     fn set_topic(&mut self, topic: String);
     fn kafka_partition(&self) -> Option<i32>;
+    /// The record's offset in its Kafka partition: only sink records have one.
+    fn kafka_offset(&self) -> Option<i64> {
+        None
+    }
     fn key_schema(&self) -> Option<&SchemaRef>;
     fn key(&self) -> &Value;
     fn set_key(&mut self, schema: Option<SchemaRef>, key: Value);
@@ -153,7 +157,7 @@ pub trait ConnectRecord: Clone + Send + Sync + 'static {
 }
 
 macro_rules! connect_record_impl {
-    ($ty:ty, |$s:ident| $partition:expr) => {
+    ($ty:ty, |$s:ident| $partition:expr, $offset:expr) => {
         impl ConnectRecord for $ty {
             fn topic(&self) -> &str {
                 &self.topic
@@ -164,6 +168,11 @@ macro_rules! connect_record_impl {
             fn kafka_partition(&self) -> Option<i32> {
                 let $s = self;
                 $partition
+            }
+            fn kafka_offset(&self) -> Option<i64> {
+                #[allow(unused_variables)]
+                let $s = self;
+                $offset
             }
             fn key_schema(&self) -> Option<&SchemaRef> {
                 self.key_schema.as_ref()
@@ -201,8 +210,8 @@ macro_rules! connect_record_impl {
     };
 }
 
-connect_record_impl!(SourceRecord, |s| s.kafka_partition);
-connect_record_impl!(SinkRecord, |s| Some(s.kafka_partition));
+connect_record_impl!(SourceRecord, |s| s.kafka_partition, None);
+connect_record_impl!(SinkRecord, |s| Some(s.kafka_partition), Some(s.kafka_offset));
 
 /// A Kafka topic-partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -249,6 +249,8 @@ fn plugins_validation_and_loggers() {
     assert!(list.iter().all(|p| p["type"] == "source" || p["type"] == "sink"));
     let (_, all) = w.json("GET", "/connector-plugins?connectorsOnly=false", None);
     assert!(all.as_array().unwrap().iter().any(|p| p["class"] == "org.apache.kafka.connect.json.JsonConverter" && p["type"] == "converter"), "{all}");
+    assert!(all.as_array().unwrap().iter().any(|p| p["class"] == "org.apache.kafka.connect.transforms.RegexRouter" && p["type"] == "transformation"), "{all}");
+    assert!(all.as_array().unwrap().iter().any(|p| p["type"] == "predicate"), "{all}");
 
     let (code, keys) = w.json("GET", "/connector-plugins/FileStreamSink/config", None);
     assert_eq!(code, 200);

@@ -152,6 +152,11 @@ impl Worker {
         self.child = Some(child);
     }
 
+    /// The process id of the running worker.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `kill -9`: no shutdown hooks, no offset flush.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -2,8 +2,11 @@
 //! tokio task that drives the connector's task through its lifecycle, moves its records
 //! between the task and Kafka, and reports its state to the [`StatusStore`].
 
-pub mod source;
+pub mod dlq;
+pub mod errors;
 pub mod sink;
+pub mod source;
+pub mod transform_chain;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +36,11 @@ pub struct WorkerContext {
 impl WorkerContext {
     pub fn task_status(&self, connector: &str, task: u32, state: ConnectorState, trace: Option<String>) {
         self.status.put_task(connector, task, Status { state, trace, worker_id: self.worker_id.clone() });
+    }
+
+    /// The class name of a connector's key or value converter (its own or the worker's).
+    pub fn converter_class(&self, connector_props: &Props, key: &str) -> String {
+        connector_props.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()).map_or_else(|| self.config.string(key), str::to_string)
     }
 
     /// The key or value converter of a connector: its own `key.converter` (configured with its
@@ -96,38 +104,6 @@ pub fn spawn_task(ctx: Arc<WorkerContext>, plugin: &ConnectorPlugin, spec: TaskS
         ConnectorFactory::Sink { task, .. } => tokio::spawn(sink::run(ctx, spec, task(), rx, paused_rx)),
     };
     TaskHandle { task_id, shutdown: tx, paused: paused_tx, join }
-}
-
-/// `errors.tolerance` and the error log settings of a connector.
-#[derive(Debug, Clone)]
-pub struct ErrorPolicy {
-    pub tolerate_all: bool,
-    pub log_enable: bool,
-    pub log_include_messages: bool,
-}
-
-impl ErrorPolicy {
-    pub fn from_props(props: &Props) -> ErrorPolicy {
-        let flag = |k: &str| props.get(k).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        ErrorPolicy {
-            tolerate_all: props.get("errors.tolerance").is_some_and(|v| v.trim() == "all"),
-            log_enable: flag("errors.log.enable"),
-            log_include_messages: flag("errors.log.include.messages"),
-        }
-    }
-
-    /// Decides about a record that failed in `stage`: `Ok` to skip it, `Err` to fail the task.
-    pub fn on_record_error(&self, stage: &str, location: &str, error: ConnectError) -> ConnectResult<()> {
-        if !self.tolerate_all {
-            return Err(ConnectError::fatal(format!(
-                "Tolerance exceeded in error handler: {stage} failed for {location}: {error}"
-            )));
-        }
-        if self.log_enable {
-            tracing::error!(stage, location, error = %error, "Error encountered in task; skipping the record (errors.tolerance=all)");
-        }
-        Ok(())
-    }
 }
 
 /// How long to wait before retry number `attempt` (0-based): 100 ms doubling, capped.

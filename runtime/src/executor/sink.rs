@@ -6,9 +6,18 @@
 //! (`pre_commit`, which flushes by default) which offsets are safe and commits exactly those,
 //! so a crash replays at most what was put since the last commit (at-least-once).
 //!
-//! Batches hold at most `consumer.max.poll.records` records (500, as Connect), and the next
-//! batch is fetched only after `put` returned, so a slow task slows consumption instead of
-//! growing a buffer. A `Retriable` error from `put` retries the same batch with backoff.
+//! Each consumed record is converted (key, value) and run through the connector's
+//! [`TransformChain`]; failures follow the connector's `errors.*` policy ([`super::errors`]):
+//! fail the task, or skip the record and send it to the dead letter queue ([`super::dlq`]).
+//! Sink tasks get a KIP-610 errant record reporter when a DLQ topic or `errors.log.enable` is
+//! configured, as in Connect.
+//!
+//! Backpressure and memory: batches hold at most `consumer.max.poll.records` records (500, as
+//! Connect), and the next batch is fetched only after `put` returned, so a slow task slows
+//! consumption instead of growing a buffer. What the consumer prefetches meanwhile is bounded
+//! by `queued.max.messages.kbytes` (16 MiB per task unless overridden with
+//! `consumer.override.queued.max.messages.kbytes`). A `Retriable` error from `put` pauses the
+//! task's partitions, retries the same batch with backoff, and resumes them after it succeeded.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +35,10 @@ use sluice_sdk::{
 };
 use tokio::sync::{mpsc, watch};
 
-use super::{ErrorPolicy, TaskSpec, WorkerContext};
+use super::dlq::{DeadLetterQueue, RawRecord};
+use super::errors::{ErrorConfig, ErrorHandler, Failure, OpError, Stage, WorkerErrantRecordReporter};
+use super::transform_chain::TransformChain;
+use super::{TaskSpec, WorkerContext};
 use crate::converters::header_from_bytes;
 use crate::kafka::consumer_config;
 
@@ -83,6 +95,7 @@ struct ExecutorSinkContext {
     assignment: Mutex<Vec<TopicPartition>>,
     requests: Mutex<Vec<ContextRequest>>,
     commit_requested: AtomicBool,
+    reporter: Option<Arc<dyn ErrantRecordReporter>>,
 }
 
 impl ExecutorSinkContext {
@@ -114,7 +127,7 @@ impl SinkTaskContext for ExecutorSinkContext {
         self.push(ContextRequest::Reset(offsets));
     }
     fn errant_record_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>> {
-        None
+        self.reporter.clone()
     }
 }
 
@@ -127,18 +140,30 @@ pub async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn SinkTask
     }
 }
 
-struct SinkExecutor<'a> {
-    ctx: &'a WorkerContext,
+/// What turns a consumed message into a sink record (shared by reference across awaits, so
+/// it holds nothing that is not `Sync`).
+struct SinkPipeline {
+    key_converter: Arc<dyn sluice_sdk::Converter>,
+    value_converter: Arc<dyn sluice_sdk::Converter>,
+    key_class: String,
+    value_class: String,
+    chain: TransformChain<SinkRecord>,
+    errors: Arc<ErrorHandler>,
+}
+
+struct SinkExecutor {
     spec: TaskSpec,
-    /// Whether the consumer's partitions are paused because the connector is PAUSED.
+    status: Arc<crate::status::StatusStore>,
+    worker_id: String,
+    /// Whether the connector is PAUSED (every partition paused, the group kept).
     is_paused: bool,
     task: Box<dyn SinkTask>,
     consumer: StreamConsumer<SinkConsumerContext>,
     events: mpsc::UnboundedReceiver<RebalanceEvent>,
     task_ctx: Arc<ExecutorSinkContext>,
-    key_converter: Box<dyn sluice_sdk::Converter>,
-    value_converter: Box<dyn sluice_sdk::Converter>,
-    errors: ErrorPolicy,
+    pipeline: SinkPipeline,
+    /// Partitions the task itself paused (kept paused when a retry resumes the others).
+    task_paused: std::collections::HashSet<TopicPartition>,
     /// Per partition: one past the last record handed to `put`.
     current: HashMap<TopicPartition, i64>,
     /// Per partition: the last offset committed.
@@ -155,7 +180,10 @@ async fn execute(
 ) -> ConnectResult<()> {
     let client_id = format!("connector-consumer-{}-{}", spec.connector, spec.task_id);
     let (tx, rx) = mpsc::unbounded_channel();
-    let ccfg = consumer_config(&ctx.config, &spec.connector, &spec.connector_props, &client_id);
+    let mut ccfg = consumer_config(&ctx.config, &spec.connector, &spec.connector_props, &client_id);
+    if ccfg.get("queued.max.messages.kbytes").is_none() {
+        ccfg.set("queued.max.messages.kbytes", "16384");
+    }
     let consumer: StreamConsumer<SinkConsumerContext> =
         ccfg.create_with_context(SinkConsumerContext { events: tx }).map_err(|e| ConnectError::fatal(format!("cannot create consumer: {e}")))?;
     let max_poll_records = spec
@@ -176,19 +204,42 @@ async fn execute(
     }
     .map_err(|e| ConnectError::fatal(format!("cannot subscribe: {e}")))?;
 
+    let key_converter: Arc<dyn sluice_sdk::Converter> = Arc::from(ctx.converter(&spec.connector_props, "key.converter")?);
+    let value_converter: Arc<dyn sluice_sdk::Converter> = Arc::from(ctx.converter(&spec.connector_props, "value.converter")?);
+    let error_config = ErrorConfig::from_props(&spec.connector_props);
+    let dlq = DeadLetterQueue::create(&ctx.config, &spec.connector, spec.task_id, &spec.connector_props, &error_config).await?.map(Arc::new);
+    let with_reporter = dlq.is_some() || error_config.log_enable;
+    let errors = Arc::new(ErrorHandler::new(error_config, &spec.connector, spec.task_id, dlq));
+    let reporter: Option<Arc<dyn ErrantRecordReporter>> = with_reporter.then(|| {
+        Arc::new(WorkerErrantRecordReporter {
+            handler: errors.clone(),
+            key_converter: key_converter.clone(),
+            value_converter: value_converter.clone(),
+            class: spec.connector_props.get("connector.class").cloned().unwrap_or_default(),
+        }) as Arc<dyn ErrantRecordReporter>
+    });
     let task_ctx = Arc::new(ExecutorSinkContext {
         connector: spec.connector.clone(),
         task_id: spec.task_id as usize,
         assignment: Mutex::new(Vec::new()),
         requests: Mutex::new(Vec::new()),
         commit_requested: AtomicBool::new(false),
+        reporter,
     });
+    let pipeline = SinkPipeline {
+        key_class: ctx.converter_class(&spec.connector_props, "key.converter"),
+        value_class: ctx.converter_class(&spec.connector_props, "value.converter"),
+        chain: TransformChain::from_props(&ctx.plugins, &spec.connector_props)?,
+        key_converter,
+        value_converter,
+        errors,
+    };
     let mut exec = SinkExecutor {
-        ctx,
+        status: ctx.status.clone(),
+        worker_id: ctx.worker_id.clone(),
         is_paused: false,
-        key_converter: ctx.converter(&spec.connector_props, "key.converter")?,
-        value_converter: ctx.converter(&spec.connector_props, "value.converter")?,
-        errors: ErrorPolicy::from_props(&spec.connector_props),
+        pipeline,
+        task_paused: std::collections::HashSet::new(),
         spec,
         task,
         consumer,
@@ -208,7 +259,75 @@ async fn execute(
     result.and(finish)
 }
 
-impl SinkExecutor<'_> {
+impl SinkPipeline {
+    /// Converts and transforms one consumed message into `batch`; a record skipped (tolerated
+    /// error) or dropped by a transform has its next offset put in `skipped`.
+    async fn consume(&self, m: &BorrowedMessage<'_>, batch: &mut Vec<SinkRecord>, skipped: &mut Vec<(TopicPartition, i64)>) -> ConnectResult<()> {
+        match self.process(m).await? {
+            Some(r) => batch.push(r),
+            None => skipped.push((TopicPartition::new(m.topic(), m.partition()), m.offset() + 1)),
+        }
+        Ok(())
+    }
+
+    /// Key and value conversion, then the transformation chain, each under the error policy.
+    async fn process(&self, m: &BorrowedMessage<'_>) -> ConnectResult<Option<SinkRecord>> {
+        let topic = m.topic();
+        let failure = || {
+            let raw = raw_record(m);
+            let message = self.errors.config.log_include_messages.then(|| format!("{raw:?}"));
+            Failure { location: raw.location(), raw: Some(raw), message }
+        };
+        let errors = &self.errors;
+        let Some((key_schema, key)) = errors.execute(Stage::KeyConverter, &self.key_class, failure, || Ok(self.key_converter.to_connect(topic, m.key())?)).await? else {
+            return Ok(None);
+        };
+        let Some((value_schema, value)) =
+            errors.execute(Stage::ValueConverter, &self.value_class, failure, || Ok(self.value_converter.to_connect(topic, m.payload())?)).await?
+        else {
+            return Ok(None);
+        };
+        let mut headers = Headers::new();
+        if let Some(hs) = m.headers() {
+            for h in hs.iter() {
+                let (schema, value) = header_from_bytes(h.value);
+                headers.add(h.key, schema, value);
+            }
+        }
+        let (timestamp, timestamp_type) = match m.timestamp() {
+            Timestamp::NotAvailable => (None, TimestampType::NoTimestamp),
+            Timestamp::CreateTime(t) => (Some(t), TimestampType::CreateTime),
+            Timestamp::LogAppendTime(t) => (Some(t), TimestampType::LogAppendTime),
+        };
+        let record = SinkRecord {
+            topic: topic.to_string(),
+            kafka_partition: m.partition(),
+            kafka_offset: m.offset(),
+            key_schema,
+            key,
+            value_schema,
+            value,
+            timestamp,
+            timestamp_type,
+            headers,
+        };
+        if self.chain.is_empty() {
+            return Ok(Some(record));
+        }
+        let retries = errors.config.retries();
+        let mut input = Some(record);
+        let out = errors
+            .execute(Stage::Transformation, "", failure, || {
+                let r = if retries { input.clone() } else { input.take() };
+                let r = r.ok_or_else(|| OpError::from(ConnectError::fatal("transformation input already consumed")))?;
+                Ok(self.chain.apply(r)?)
+            })
+            .await?;
+        Ok(out.flatten())
+    }
+}
+
+impl SinkExecutor {
     async fn consume_loop(&mut self, shutdown: &mut watch::Receiver<bool>, paused: &mut watch::Receiver<bool>, flush_interval: Duration) -> ConnectResult<()> {
         let mut last_commit = Instant::now();
         while !*shutdown.borrow() {
@@ -240,11 +359,11 @@ impl SinkExecutor<'_> {
                     let _ = self.consumer.seek(m.topic(), m.partition(), Offset::Offset(m.offset()), Duration::from_secs(5));
                     continue;
                 }
-                Ok(Ok(m)) => self.convert_into(&m, &mut batch, &mut skipped)?,
+                Ok(Ok(m)) => self.pipeline.consume(&m, &mut batch, &mut skipped).await?,
             }
             while batch.len() < self.max_poll_records {
                 match self.consumer.recv().now_or_never() {
-                    Some(Ok(m)) => self.convert_into(&m, &mut batch, &mut skipped)?,
+                    Some(Ok(m)) => self.pipeline.consume(&m, &mut batch, &mut skipped).await?,
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "consumer error");
                         break;
@@ -257,65 +376,6 @@ impl SinkExecutor<'_> {
             for (tp, next) in skipped {
                 let slot = self.current.entry(tp).or_insert(next);
                 *slot = (*slot).max(next);
-            }
-        }
-        Ok(())
-    }
-
-    /// PAUSED: the consumer stays in its group but fetches nothing.
-    fn set_paused(&mut self, paused: bool) {
-        let tpl = to_tpl(self.task_ctx.assignment().iter().map(|tp| (tp, Offset::Invalid)));
-        let res = if paused { self.consumer.pause(&tpl) } else { self.consumer.resume(&tpl) };
-        if let Err(e) = res {
-            tracing::warn!(error = %e, "could not pause/resume partitions");
-        }
-        self.is_paused = paused;
-        let state = if paused { ConnectorState::Paused } else { ConnectorState::Running };
-        self.ctx.task_status(&self.spec.connector, self.spec.task_id, state, None);
-        tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, paused, "sink task pause state changed");
-    }
-
-    /// Converts one consumed message and appends it to `batch` (or applies errors.tolerance).
-    /// A skipped record's next offset goes to `skipped`.
-    fn convert_into(&self, m: &BorrowedMessage<'_>, batch: &mut Vec<SinkRecord>, skipped: &mut Vec<(TopicPartition, i64)>) -> ConnectResult<()> {
-        let topic = m.topic();
-        let tp = TopicPartition::new(topic, m.partition());
-        let converted = self
-            .key_converter
-            .to_connect(topic, m.key())
-            .map_err(|e| ("KEY_CONVERTER", e))
-            .and_then(|k| self.value_converter.to_connect(topic, m.payload()).map(|v| (k, v)).map_err(|e| ("VALUE_CONVERTER", e)));
-        match converted {
-            Ok(((key_schema, key), (value_schema, value))) => {
-                let mut headers = Headers::new();
-                if let Some(hs) = m.headers() {
-                    for h in hs.iter() {
-                        let (schema, value) = header_from_bytes(h.value);
-                        headers.add(h.key, schema, value);
-                    }
-                }
-                let (timestamp, timestamp_type) = match m.timestamp() {
-                    Timestamp::NotAvailable => (None, TimestampType::NoTimestamp),
-                    Timestamp::CreateTime(t) => (Some(t), TimestampType::CreateTime),
-                    Timestamp::LogAppendTime(t) => (Some(t), TimestampType::LogAppendTime),
-                };
-                batch.push(SinkRecord {
-                    topic: topic.to_string(),
-                    kafka_partition: m.partition(),
-                    kafka_offset: m.offset(),
-                    key_schema,
-                    key,
-                    value_schema,
-                    value,
-                    timestamp,
-                    timestamp_type,
-                    headers,
-                });
-            }
-            Err((stage, e)) => {
-                let location = format!("topic '{topic}' partition {} offset {}", m.partition(), m.offset());
-                self.errors.on_record_error(stage, &location, e)?;
-                skipped.push((tp, m.offset() + 1));
             }
         }
         Ok(())
@@ -336,15 +396,44 @@ impl SinkExecutor<'_> {
                 Ok(()) => break,
                 Err(e) if e.is_retriable() && !*shutdown.borrow() => {
                     let wait = super::backoff(attempt, Duration::from_secs(10));
-                    tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "retriable error from put; retrying the batch");
+                    tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "retriable error from put; pausing the partitions and retrying the batch");
+                    if attempt == 0 {
+                        self.pause_all(true);
+                    }
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
             }
         }
+        if attempt > 0 {
+            self.pause_all(false);
+        }
         self.current.extend(next);
         Ok(())
+    }
+
+    /// PAUSED (the connector's target state): the consumer stays in its group but fetches nothing.
+    fn set_paused(&mut self, paused: bool) {
+        self.is_paused = paused;
+        self.pause_all(paused);
+        let state = if paused { ConnectorState::Paused } else { ConnectorState::Running };
+        self.status.put_task(&self.spec.connector, self.spec.task_id, crate::status::Status { state, trace: None, worker_id: self.worker_id.clone() });
+        tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, paused, "sink task pause state changed");
+    }
+
+    /// Pauses (or resumes) every assigned partition, except that partitions the task paused
+    /// itself stay paused, and nothing resumes while the connector is PAUSED.
+    fn pause_all(&self, pause: bool) {
+        if !pause && self.is_paused {
+            return;
+        }
+        let tps: Vec<TopicPartition> = self.task_ctx.assignment().into_iter().filter(|tp| !self.task_paused.contains(tp)).collect();
+        let tpl = to_tpl(tps.iter().map(|tp| (tp, Offset::Invalid)));
+        let res = if pause { self.consumer.pause(&tpl) } else { self.consumer.resume(&tpl) };
+        if let Err(e) = res {
+            tracing::warn!(error = %e, pause, "could not pause/resume partitions");
+        }
     }
 
     async fn handle_rebalances(&mut self) -> ConnectResult<()> {
@@ -354,7 +443,7 @@ impl SinkExecutor<'_> {
                     tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, partitions = ?tps, "partitions assigned");
                     self.task_ctx.assignment.lock().unwrap_or_else(|p| p.into_inner()).extend(tps.iter().cloned());
                     for tp in &tps {
-                        self.ctx.status.add_topic(&self.spec.connector, &tp.topic);
+                        self.status.add_topic(&self.spec.connector, &tp.topic);
                     }
                     if self.is_paused
                         && let Err(e) = self.consumer.pause(&to_tpl(tps.iter().map(|tp| (tp, Offset::Invalid))))
@@ -381,8 +470,16 @@ impl SinkExecutor<'_> {
         let requests = std::mem::take(&mut *self.task_ctx.requests.lock().unwrap_or_else(|p| p.into_inner()));
         for r in requests {
             let result = match r {
-                ContextRequest::Pause(tps) => self.consumer.pause(&to_tpl(tps.iter().map(|tp| (tp, Offset::Invalid)))),
-                ContextRequest::Resume(tps) => self.consumer.resume(&to_tpl(tps.iter().map(|tp| (tp, Offset::Invalid)))),
+                ContextRequest::Pause(tps) => {
+                    self.task_paused.extend(tps.iter().cloned());
+                    self.consumer.pause(&to_tpl(tps.iter().map(|tp| (tp, Offset::Invalid))))
+                }
+                ContextRequest::Resume(tps) => {
+                    for tp in &tps {
+                        self.task_paused.remove(tp);
+                    }
+                    self.consumer.resume(&to_tpl(tps.iter().map(|tp| (tp, Offset::Invalid))))
+                }
                 ContextRequest::Reset(offsets) => {
                     let mut res = Ok(());
                     for (tp, off) in offsets {
@@ -405,6 +502,10 @@ impl SinkExecutor<'_> {
     async fn commit(&mut self, mode: CommitMode) -> ConnectResult<()> {
         if self.current.is_empty() {
             return Ok(());
+        }
+        // Records sent to the DLQ must be acknowledged before the offsets past them are committed.
+        if let Some(dlq) = &self.pipeline.errors.dlq {
+            dlq.flush(Duration::from_secs(30))?;
         }
         let safe = self.task.pre_commit(&self.current).await?;
         let changed: Vec<(&TopicPartition, &i64)> = safe.iter().filter(|(tp, off)| self.committed.get(*tp) != Some(*off)).collect();
@@ -435,8 +536,22 @@ impl SinkExecutor<'_> {
         let closed = self.task.close(&assignment).await;
         self.task.stop().await;
         self.consumer.unsubscribe();
+        self.pipeline.errors.log_counts();
         tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, "sink task stopped");
         committed.and(closed)
+    }
+}
+
+/// A consumed message as owned bytes (only built for a record that failed).
+fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
+    RawRecord {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        timestamp: m.timestamp().to_millis(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers: m.headers().map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect()).unwrap_or_default(),
     }
 }
 

@@ -7,9 +7,15 @@
 //! offset of its last record is stored; so a stored offset never runs ahead of a record the
 //! broker has not acknowledged, and a crash replays at most the unflushed window (at-least-once).
 //!
+//! Each polled record runs through the connector's [`TransformChain`] and is converted; a
+//! failure follows `errors.*` ([`super::errors`]): retried if retriable, then fail the task or
+//! skip the record (its offset still counts). Source connectors have no dead letter queue, as
+//! in Connect.
+//!
 //! Backpressure: the producer's queue is bounded (`queue.buffering.max.kbytes`, 32 MiB unless
-//! overridden, like Java's `buffer.memory`); when it is full the executor waits before
-//! polling again, so memory per task stays bounded.
+//! overridden; Java's `buffer.memory` given as `producer.override.buffer.memory` or the worker's
+//! `producer.buffer.memory` is honoured too; `queue.buffering.max.messages` bounds the records);
+//! when it is full the executor waits before polling again, so memory per task stays bounded.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -24,7 +30,9 @@ use sluice_rest_api::ConnectorState;
 use sluice_sdk::{ConnectError, ConnectResult, OffsetMap, RecordMetadata, SourceRecord, SourceTask, SourceTaskContext};
 use tokio::sync::watch;
 
-use super::{ErrorPolicy, TaskSpec, WorkerContext};
+use super::errors::{ErrorConfig, ErrorHandler, Failure, OpError, Stage};
+use super::transform_chain::TransformChain;
+use super::{TaskSpec, WorkerContext};
 use crate::converters::header_to_bytes;
 use crate::kafka::{TopicCreator, producer_config};
 
@@ -150,10 +158,13 @@ struct SourceExecutor<'a> {
     submitted: Arc<SubmittedRecords>,
     key_converter: Box<dyn sluice_sdk::Converter>,
     value_converter: Box<dyn sluice_sdk::Converter>,
+    key_class: String,
+    value_class: String,
+    chain: TransformChain<SourceRecord>,
     topics: TopicCreator,
     /// Topics already reported as used by the connector (`GET /connectors/{name}/topics`).
     reported_topics: std::collections::HashSet<String>,
-    errors: ErrorPolicy,
+    errors: ErrorHandler,
 }
 
 async fn execute(
@@ -167,7 +178,14 @@ async fn execute(
     let client_id = format!("connector-producer-{}-{}", spec.connector, spec.task_id);
     let mut pcfg = producer_config(&ctx.config, &spec.connector_props, &client_id);
     if pcfg.get("queue.buffering.max.kbytes").is_none() {
-        pcfg.set("queue.buffering.max.kbytes", "32768");
+        let java_buffer_memory = spec
+            .connector_props
+            .get("producer.override.buffer.memory")
+            .cloned()
+            .or_else(|| ctx.config.client_overrides("producer.").get("buffer.memory").cloned())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let kbytes = java_buffer_memory.map_or(32768, |b| (b / 1024).max(1));
+        pcfg.set("queue.buffering.max.kbytes", kbytes.to_string());
     }
     let producer: ThreadedProducer<AckContext> = pcfg
         .create_with_context(AckContext { submitted: submitted.clone() })
@@ -176,9 +194,12 @@ async fn execute(
         ctx,
         key_converter: ctx.converter(&spec.connector_props, "key.converter")?,
         value_converter: ctx.converter(&spec.connector_props, "value.converter")?,
+        key_class: ctx.converter_class(&spec.connector_props, "key.converter"),
+        value_class: ctx.converter_class(&spec.connector_props, "value.converter"),
+        chain: TransformChain::from_props(&ctx.plugins, &spec.connector_props)?,
         topics: TopicCreator::new(&ctx.config, &spec.connector_props)?,
         reported_topics: std::collections::HashSet::new(),
-        errors: ErrorPolicy::from_props(&spec.connector_props),
+        errors: ErrorHandler::new(ErrorConfig::from_props(&spec.connector_props), &spec.connector, spec.task_id, None),
         spec,
         task,
         producer,
@@ -263,21 +284,51 @@ impl SourceExecutor<'_> {
     }
 
     async fn send(&mut self, record: SourceRecord, shutdown: &watch::Receiver<bool>) -> ConnectResult<()> {
-        let SourceRecord { source_partition, source_offset, topic, kafka_partition, key_schema, key, value_schema, value, timestamp, headers } =
-            record;
-        let location = format!("topic '{topic}' (source offset {})", serde_json::Value::Object(source_offset.clone()));
-        let converted = self
-            .key_converter
-            .from_connect(&topic, key_schema.as_ref(), &key)
-            .map_err(|e| ("KEY_CONVERTER", e))
-            .and_then(|k| self.value_converter.from_connect(&topic, value_schema.as_ref(), &value).map(|v| (k, v)).map_err(|e| ("VALUE_CONVERTER", e)));
-        let (key_bytes, value_bytes) = match converted {
-            Ok(kv) => kv,
-            Err((stage, e)) => {
-                self.errors.on_record_error(stage, &location, e)?;
-                self.submitted.submit(source_partition, source_offset, Some(RecordMetadata { topic, partition: -1, offset: -1 }));
-                return Ok(());
+        let describe = |r: &SourceRecord| {
+            format!(
+                "sourcePartition={}, sourceOffset={}, topic='{}'",
+                serde_json::Value::Object(r.source_partition.clone()),
+                serde_json::Value::Object(r.source_offset.clone()),
+                r.topic
+            )
+        };
+        let include = self.errors.config.log_include_messages;
+        let record = if self.chain.is_empty() {
+            record
+        } else {
+            let failure = || Failure { location: describe(&record), raw: None, message: include.then(|| format!("{record:?}")) };
+            let chain = &self.chain;
+            let out = self
+                .errors
+                .execute(Stage::Transformation, "", failure, || chain.apply(record.clone()).map_err(OpError::from))
+                .await?;
+            match out.flatten() {
+                Some(r) => r,
+                None => {
+                    // Dropped by a transform or skipped: its offset still counts as done.
+                    let meta = RecordMetadata { topic: record.topic, partition: -1, offset: -1 };
+                    self.submitted.submit(record.source_partition, record.source_offset, Some(meta));
+                    return Ok(());
+                }
             }
+        };
+        let failure = || Failure { location: describe(&record), raw: None, message: include.then(|| format!("{record:?}")) };
+        let (kc, vc, errors) = (&self.key_converter, &self.value_converter, &self.errors);
+        let key_bytes = errors
+            .execute(Stage::KeyConverter, &self.key_class, failure, || Ok(kc.from_connect(&record.topic, record.key_schema.as_ref(), &record.key)?))
+            .await?;
+        let value_bytes = match key_bytes {
+            None => None,
+            Some(_) => {
+                errors
+                    .execute(Stage::ValueConverter, &self.value_class, failure, || Ok(vc.from_connect(&record.topic, record.value_schema.as_ref(), &record.value)?))
+                    .await?
+            }
+        };
+        let SourceRecord { source_partition, source_offset, topic, kafka_partition, timestamp, headers, .. } = record;
+        let (Some(key_bytes), Some(value_bytes)) = (key_bytes, value_bytes) else {
+            self.submitted.submit(source_partition, source_offset, Some(RecordMetadata { topic, partition: -1, offset: -1 }));
+            return Ok(());
         };
         self.topics.ensure(&topic).await?;
         if !self.reported_topics.contains(&topic) {
@@ -350,6 +401,7 @@ impl SourceExecutor<'_> {
         }
         let committed = self.commit_offsets().await;
         self.task.stop().await;
+        self.errors.log_counts();
         tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, "source task stopped");
         committed
     }

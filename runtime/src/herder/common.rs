@@ -28,6 +28,7 @@ pub fn connector_plugins(plugins: &Plugins, connectors_only: bool) -> Vec<Plugin
     let mut out: Vec<PluginInfo> = plugins.connectors().iter().map(|p| info(&p.desc)).collect();
     if !connectors_only {
         out.extend(plugins.converters().iter().map(|p| info(&p.desc)));
+        out.extend(plugins.transform_descs().iter().map(info));
     }
     out
 }
@@ -67,16 +68,19 @@ fn config_infos(plugins: &Plugins, providers: &ConfigProviders, plugin: &Connect
             groups.push(g.clone());
         }
     }
-    let configs: Vec<ConfigInfo> = def
-        .keys()
-        .iter()
-        .zip(values)
-        .map(|(k, mut v)| {
+    let configs: Vec<ConfigInfo> = values
+        .into_iter()
+        .map(|mut v| {
+            let definition = match def.key(&v.name) {
+                Some(k) => ConfigKeyInfo::from(k),
+                // Keys of transforms and predicates are defined by their plugins.
+                None => ConfigKeyInfo::from(&sluice_sdk::ConfigKey::new(v.name.clone(), sluice_sdk::ConfigType::String).group("Transforms", 100)),
+            };
             // Show what the user supplied (masked), not the resolved secret.
-            if let Some(raw) = config.get(&k.name) {
-                v.value = Some(if k.config_type == sluice_sdk::ConfigType::Password { "[hidden]".into() } else { raw.clone() });
+            if let Some(raw) = config.get(&v.name) {
+                v.value = Some(if definition.config_type == "PASSWORD" { "[hidden]".into() } else { raw.clone() });
             }
-            ConfigInfo { definition: ConfigKeyInfo::from(k), value: v.into() }
+            ConfigInfo { definition, value: v.into() }
         })
         .collect();
     ConfigInfos {

@@ -1,0 +1,142 @@
+//! `MaskField$Key` / `MaskField$Value`: replaces the listed fields with the "empty" value of
+//! their type (0, false, "", empty array/map) or with `replacement`, parsed as the field's type.
+
+use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Validator, Value};
+
+use crate::Smt;
+use crate::util::{Side, key_name, require_map, require_struct};
+
+const PURPOSE: &str = "mask fields";
+
+pub struct MaskField {
+    side: Side,
+    fields: Vec<String>,
+    replacement: Option<String>,
+}
+
+impl MaskField {
+    pub fn new(side: Side) -> MaskField {
+        MaskField { side, fields: Vec::new(), replacement: None }
+    }
+
+    fn masked(&self, v: &Value) -> ConnectResult<Value> {
+        let num_err = |r: &str| ConnectError::data(format!("Unable to convert {r} ({}) to number", v.type_name()));
+        Ok(match (&self.replacement, v) {
+            (_, Value::Null) => Value::Null,
+            (None, Value::Boolean(_)) => Value::Boolean(false),
+            (None, Value::Int8(_)) => Value::Int8(0),
+            (None, Value::Int16(_)) => Value::Int16(0),
+            (None, Value::Int32(_)) => Value::Int32(0),
+            (None, Value::Int64(_)) => Value::Int64(0),
+            (None, Value::Float32(_)) => Value::Float32(0.0),
+            (None, Value::Float64(_)) => Value::Float64(0.0),
+            (None, Value::String(_)) => Value::String(String::new()),
+            (None, Value::Bytes(_)) => Value::Bytes(Vec::new()),
+            (None, Value::Array(_)) => Value::Array(Vec::new()),
+            (None, Value::Map(_)) => Value::Map(Vec::new()),
+            (Some(r), Value::String(_)) => Value::String(r.clone()),
+            (Some(r), Value::Int8(_)) => Value::Int8(r.trim().parse().map_err(|_| num_err(r))?),
+            (Some(r), Value::Int16(_)) => Value::Int16(r.trim().parse().map_err(|_| num_err(r))?),
+            (Some(r), Value::Int32(_)) => Value::Int32(r.trim().parse().map_err(|_| num_err(r))?),
+            (Some(r), Value::Int64(_)) => Value::Int64(r.trim().parse().map_err(|_| num_err(r))?),
+            (Some(r), Value::Float32(_)) => Value::Float32(r.trim().parse().map_err(|_| num_err(r))?),
+            (Some(r), Value::Float64(_)) => Value::Float64(r.trim().parse().map_err(|_| num_err(r))?),
+            (Some(_), other) => return Err(ConnectError::data(format!("Cannot mask value of type {} with custom replacement.", other.type_name()))),
+            (None, other) => return Err(ConnectError::data(format!("Cannot mask value of type: {}", other.type_name()))),
+        })
+    }
+}
+
+impl Smt for MaskField {
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new()
+            .define(ConfigKey::new("fields", ConfigType::List).importance(Importance::High).validator(Validator::Custom(std::sync::Arc::new(|v| match v {
+                sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
+                _ => Ok(()),
+            }))).doc("Names of fields to mask."))
+            .define(ConfigKey::new("replacement", ConfigType::String).default("").importance(Importance::Low).doc("Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."))
+    }
+
+    fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
+        self.fields = c.list("fields")?;
+        self.replacement = Some(c.string("replacement")?).filter(|r| !r.is_empty());
+        Ok(())
+    }
+
+    fn apply<R: ConnectRecord>(&self, mut record: R) -> ConnectResult<Option<R>> {
+        let value = self.side.value(&record);
+        if value.is_null() {
+            return Ok(Some(record));
+        }
+        let masked = match self.side.schema(&record) {
+            None => {
+                let mut m = require_map(value, PURPOSE)?.clone();
+                for (k, v) in m.iter_mut() {
+                    if key_name(k).is_some_and(|n| self.fields.iter().any(|f| f == n)) {
+                        *v = self.masked(v)?;
+                    }
+                }
+                Value::Map(m)
+            }
+            Some(_) => {
+                let mut s = require_struct(value, PURPOSE)?.clone();
+                for (n, v) in s.fields.iter_mut() {
+                    if self.fields.iter().any(|f| f == n) {
+                        *v = self.masked(v)?;
+                    }
+                }
+                Value::Struct(s)
+            }
+        };
+        let schema = self.side.schema(&record);
+        self.side.set(&mut record, schema, masked);
+        Ok(Some(record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Adapter;
+    use crate::util::test_support::*;
+    use sluice_sdk::{Schema, SinkRecord, Struct, Transform};
+
+    fn configured(p: &[(&str, &str)]) -> Adapter<MaskField> {
+        let mut t = Adapter(MaskField::new(Side::Value));
+        Transform::<SinkRecord>::configure(&mut t, &props(p)).unwrap();
+        t
+    }
+
+    // Connect docs: fields=string_field / fields=ssn,replacement=***-***-**** / numbers with replacement.
+    #[test]
+    fn doc_examples() {
+        let v = map(&[("string_field", "sensitive".into()), ("int_field", Value::Int32(42)), ("ssn", "123-45-6789".into()), ("flag", Value::Boolean(true)), ("keep", "x".into())]);
+        let cases: &[(&[(&str, &str)], Value)] = &[
+            (&[("fields", "string_field,int_field,flag")], map(&[("string_field", "".into()), ("int_field", Value::Int32(0)), ("ssn", "123-45-6789".into()), ("flag", Value::Boolean(false)), ("keep", "x".into())])),
+            (&[("fields", "ssn"), ("replacement", "***-***-****")], map(&[("string_field", "sensitive".into()), ("int_field", Value::Int32(42)), ("ssn", "***-***-****".into()), ("flag", Value::Boolean(true)), ("keep", "x".into())])),
+            (&[("fields", "int_field"), ("replacement", "-1")], map(&[("string_field", "sensitive".into()), ("int_field", Value::Int32(-1)), ("ssn", "123-45-6789".into()), ("flag", Value::Boolean(true)), ("keep", "x".into())])),
+        ];
+        for (p, want) in cases {
+            assert_eq!(&configured(p).apply(sink(None, Value::Null, None, v.clone())).unwrap().unwrap().value, want, "{p:?}");
+        }
+        assert!(configured(&[("fields", "int_field"), ("replacement", "abc")]).apply(sink(None, Value::Null, None, v.clone())).is_err());
+        assert!(configured(&[("fields", "flag"), ("replacement", "abc")]).apply(sink(None, Value::Null, None, v)).is_err());
+    }
+
+    #[test]
+    fn schema_values_keep_their_schema() {
+        let schema = Schema::struct_builder().field("id", Schema::int64()).field("name", Schema::string()).build();
+        let out = configured(&[("fields", "name")])
+            .apply(sink(None, Value::Null, Some(schema.clone()), Value::Struct(Struct::new().put("id", 1i64).put("name", "Anne"))))
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.value_schema, Some(schema));
+        assert_eq!(out.value, Value::Struct(Struct::new().put("id", 1i64).put("name", "")));
+    }
+
+    #[test]
+    fn fields_are_required() {
+        let mut t = Adapter(MaskField::new(Side::Value));
+        assert!(Transform::<SinkRecord>::configure(&mut t, &props(&[])).is_err());
+    }
+}
