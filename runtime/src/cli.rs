@@ -107,6 +107,8 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     let worker_id = format!("{advertised_host}:{}", local.port());
 
     check_broker(&config).await?;
+    let (registry_stop, registry_stop_rx) = tokio::sync::watch::channel(false);
+    let registry = crate::schema_registry::start(&config, registry_stop_rx).await?;
     let offsets = Arc::new(OffsetStore::open(Box::new(FileOffsetBackingStore::new(config.string("offset.storage.file.filename"))))?);
     let ctx = Arc::new(WorkerContext { config, plugins, offsets, status: Arc::new(StatusStore::default()), worker_id });
     let herder = Arc::new(StandaloneHerder::new(ctx));
@@ -138,6 +140,10 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     herder.stop().await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), rest).await;
+    let _ = registry_stop.send(true);
+    if let Some(registry) = registry {
+        let _ = tokio::time::timeout(Duration::from_secs(5), registry).await;
+    }
     tracing::info!("sluice stopped");
     Ok(())
 }

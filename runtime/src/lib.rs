@@ -20,5 +20,6 @@ pub mod kafka;
 pub mod offset_store;
 pub mod plugins;
 pub mod properties;
+pub mod schema_registry;
 pub mod status;
 pub mod worker_config;

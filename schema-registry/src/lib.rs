@@ -24,7 +24,7 @@ pub mod registry;
 pub mod state;
 pub mod store;
 
-// pub use converter::AvroConverter;
+pub use converter::AvroConverter;
 pub use error::RegistryError;
 pub use registry::Registry;
 
@@ -41,7 +41,28 @@ pub async fn serve(
     topic: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RegistryError> {
-    let store = store::Store::open(bootstrap, topic).await?;
+    let (ready, _) = tokio::sync::oneshot::channel();
+    serve_ready(listener, bootstrap, topic, shutdown, ready).await
+}
+
+/// [`serve`], telling `ready` once the store is open (or why it could not open).
+pub async fn serve_ready(
+    listener: tokio::net::TcpListener,
+    bootstrap: &str,
+    topic: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: tokio::sync::oneshot::Sender<Result<(), String>>,
+) -> Result<(), RegistryError> {
+    let store = match store::Store::open(bootstrap, topic).await {
+        Ok(s) => {
+            let _ = ready.send(Ok(()));
+            s
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            return Err(e);
+        }
+    };
     let app = api::router(Registry::new(store));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| RegistryError::Store(format!("registry server failed: {e}")))
 }
