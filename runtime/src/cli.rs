@@ -112,6 +112,8 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     let worker_id = format!("{advertised_host}:{}", local.port());
 
     let kafka_cluster_id = check_broker(&config).await?;
+    let (registry_stop, registry_stop_rx) = tokio::sync::watch::channel(false);
+    let registry = crate::schema_registry::start(&config, registry_stop_rx).await?;
     let offsets = Arc::new(OffsetStore::open(Box::new(FileOffsetBackingStore::new(config.string("offset.storage.file.filename"))))?);
     let ctx = Arc::new(WorkerContext { config, plugins, offsets, status: Arc::new(StatusStore::default()), worker_id, kafka_cluster_id });
     let herder = Arc::new(StandaloneHerder::new(Worker::new(ctx)));
@@ -146,6 +148,10 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     herder.stop().await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), rest).await;
+    let _ = registry_stop.send(true);
+    if let Some(registry) = registry {
+        let _ = tokio::time::timeout(Duration::from_secs(5), registry).await;
+    }
     tracing::info!("sluice stopped");
     Ok(())
 }

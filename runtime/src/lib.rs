@@ -21,6 +21,7 @@ pub mod logging;
 pub mod offset_store;
 pub mod plugins;
 pub mod properties;
+pub mod schema_registry;
 pub mod status;
 pub mod worker;
 pub mod worker_config;

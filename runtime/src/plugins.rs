@@ -150,8 +150,12 @@ impl Plugins {
                 factory: || Box::new(StringConverter),
             },
             ConverterPlugin {
-                desc: desc("org.apache.kafka.connect.converters.ByteArrayConverter", PluginType::Converter, runtime_version),
+                desc: desc("org.apache.kafka.connect.converters.ByteArrayConverter", PluginType::Converter, runtime_version.clone()),
                 factory: || Box::new(ByteArrayConverter),
+            },
+            ConverterPlugin {
+                desc: desc(sluice_schema_registry::converter::CLASS, PluginType::Converter, runtime_version),
+                factory: || Box::new(sluice_schema_registry::AvroConverter::default()),
             },
         ];
         let transformations = sluice_transforms::transformations();
@@ -233,6 +237,7 @@ mod tests {
         assert!(p.connector("Datagen").is_ok());
         assert!(p.converter("JsonConverter").is_ok());
         assert!(p.converter("org.apache.kafka.connect.storage.StringConverter").is_ok());
+        assert!(p.converter("io.confluent.connect.avro.AvroConverter").is_ok() && p.converter("AvroConverter").is_ok());
         let err = p.connector("com.example.Missing").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("com.example.Missing") && err.contains("FileStreamSinkConnector") && err.contains("DatagenConnector"), "{err}");
     }

@@ -17,7 +17,7 @@ pub enum Mode {
 /// Prefixes of keys that are passed on rather than defined here.
 const PASS_THROUGH_PREFIXES: &[&str] = &[
     "producer.", "consumer.", "admin.", "key.converter.", "value.converter.", "header.converter.", "config.providers.", "listeners.",
-    "metrics.", "sluice.",
+    "metrics.", "sluice.", "schema.registry.",
 ];
 
 fn common_def() -> ConfigDef {

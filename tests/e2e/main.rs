@@ -4,5 +4,6 @@
 
 mod errors;
 mod rest;
+mod schema_registry;
 mod standalone;
 mod support;
