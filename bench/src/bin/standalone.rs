@@ -7,8 +7,9 @@
 //! 4. Sluice sink: `sluice standalone` with FileStreamSink (StringConverter) on that topic.
 //!
 //! Producer rates come from the records' CreateTime stamps (first to last), the same clock for
-//! both; the consumer baseline from its own clock; the sink from the output file's growth
-//! (first byte to the expected size), so consumer-group joins are not counted.
+//! both; the consumer baseline from its own clock on the finished topic; the sink from the
+//! output file's growth (first byte to the expected size), so consumer-group joins are not
+//! counted. Each pipeline runs alone, one after the other.
 //! Usage: bench/run standalone [--records N] [--payload-bytes B]
 
 use std::path::Path;
@@ -188,11 +189,20 @@ fn main() -> anyhow::Result<()> {
         ],
     )?;
     let child = spawn(&dir, &src_worker, &src, "source.log")?;
-    let (span, consumed, bytes) = consume(&bootstrap, &topic, a.records)?;
+    // Done when the committed source offset says every record was acknowledged.
+    let offsets_file = dir.join("source-offsets.json");
+    let want = format!("{{\\\"next\\\":{}}}", a.records);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !std::fs::read_to_string(&offsets_file).unwrap_or_default().contains(&want) {
+        if Instant::now() > deadline {
+            bail!("the datagen connector did not finish in time (see {})", dir.join("source.log").display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let rss = stop(child);
+    // 3. Raw consumer, reading the finished topic (so only consuming is timed).
+    let (span, consumed, bytes) = consume(&bootstrap, &topic, a.records)?;
     rows.push(Row { name: "sluice datagen → Kafka".into(), records: a.records, bytes, elapsed: span, peak_rss_mib: rss });
-
-    // 3. Raw consumer of Sluice's topic (the consume above, timed on its own clock).
     rows.push(Row { name: "raw rdkafka consumer".into(), records: a.records, bytes, elapsed: consumed, peak_rss_mib: None });
 
     // 4. Sluice sink: Kafka → file.

@@ -335,13 +335,17 @@ impl SourceExecutor<'_> {
             self.ctx.status.add_topic(&self.spec.connector, &topic);
             self.reported_topics.insert(topic.clone());
         }
-        let mut kafka_headers = OwnedHeaders::new_with_capacity(headers.len());
-        for h in headers.iter() {
-            let bytes = header_to_bytes(&h.value);
-            kafka_headers = kafka_headers.insert(KafkaHeader { key: &h.key, value: bytes.as_deref() });
-        }
         let seq = self.submitted.submit(source_partition, source_offset, None);
-        let mut rec: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(&topic, seq as usize).headers(kafka_headers);
+        let mut rec: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(&topic, seq as usize);
+        if !headers.is_empty() {
+            // librdkafka allocates a header list per record: only when there are headers.
+            let mut kafka_headers = OwnedHeaders::new_with_capacity(headers.len());
+            for h in headers.iter() {
+                let bytes = header_to_bytes(&h.value);
+                kafka_headers = kafka_headers.insert(KafkaHeader { key: &h.key, value: bytes.as_deref() });
+            }
+            rec = rec.headers(kafka_headers);
+        }
         if let Some(k) = key_bytes.as_deref() {
             rec = rec.key(k);
         }
