@@ -74,7 +74,7 @@ impl TimestampConverter {
         })
     }
 
-    fn from_ms(&self, ms: i64) -> Value {
+    fn ms_to_target(&self, ms: i64) -> Value {
         match self.target {
             Kind::String => Value::String(time_format::format(ms, &self.format)),
             Kind::Unix => Value::Int64(match self.precision {
@@ -105,7 +105,7 @@ impl TimestampConverter {
             return Ok(Value::Null);
         }
         let kind = Self::kind_of(schema, v)?;
-        Ok(self.from_ms(self.to_ms(kind, v)?))
+        Ok(self.ms_to_target(self.to_ms(kind, v)?))
     }
 }
 
