@@ -25,8 +25,11 @@ fn create_topic(topic: &str) {
     }
 }
 
+/// A record to produce: value bytes and string headers.
+type TestRecord<'a> = (Vec<u8>, Vec<(&'a str, &'a str)>);
+
 /// Produces `(value, headers)` records, in order, to partition 0.
-fn produce(topic: &str, records: &[(Vec<u8>, Vec<(&str, &str)>)]) {
+fn produce(topic: &str, records: &[TestRecord<'_>]) {
     let producer: ThreadedProducer<DefaultProducerContext> =
         ClientConfig::new().set("bootstrap.servers", bootstrap()).set("linger.ms", "5").create().expect("producer");
     for (value, headers) in records {
@@ -182,7 +185,7 @@ fn sink_put_failures_reported_through_the_errant_record_reporter_reach_the_dlq()
     let dir = scratch("errant");
     let (topic, dlq) = (unique("errant"), unique("dlq"));
     create_topic(&topic);
-    let records: Vec<(Vec<u8>, Vec<(&str, &str)>)> =
+    let records: Vec<TestRecord<'_>> =
         (0..12).map(|i| (format!(r#"{{"n":{i},"v":"{}"}}"#, if i % 5 == 2 { "bad" } else { "ok" }).into_bytes(), vec![])).collect();
     produce(&topic, &records);
     let name = unique("testsink");

@@ -2,10 +2,10 @@
 //! (`spec=type`) to int8, int16, int32, int64, float32, float64, boolean or string, with
 //! Connect's rules: numbers truncate, booleans become 1/0, strings are parsed.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Struct, Value};
+use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Value};
 
 use crate::Smt;
-use crate::util::{SchemaCache, Side, copy_struct_basics, get_or_null, key_name, push_field, require_map, require_struct, require_struct_schema};
+use crate::util::{FieldUpdate, SchemaCache, Side, update_fields};
 
 const PURPOSE: &str = "cast types";
 const TYPES: &[&str] = &["int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string"];
@@ -144,46 +144,20 @@ impl Smt for Cast {
             self.side.set(&mut record, new_schema, cast);
             return Ok(Some(record));
         }
-        if value.is_null() {
-            return Ok(Some(record));
+        update_fields(self.side, record, PURPOSE, &self.cache, self)
+    }
+}
+
+impl FieldUpdate for Cast {
+    fn new_schema(&self, name: &str, old: &Schema) -> Option<SchemaRef> {
+        self.target(name).map(|to| cast_schema(old, to))
+    }
+
+    fn new_value(&self, name: &str, _schema: Option<&Schema>, value: &Value) -> ConnectResult<Value> {
+        match self.target(name) {
+            Some(to) => cast_value(value, to),
+            None => Ok(value.clone()),
         }
-        match schema {
-            None => {
-                let mut m = require_map(value, PURPOSE)?.clone();
-                for (k, v) in m.iter_mut() {
-                    if let Some(to) = key_name(k).and_then(|n| self.target(n)) {
-                        *v = cast_value(v, to)?;
-                    }
-                }
-                self.side.set(&mut record, None, Value::Map(m));
-            }
-            Some(schema) => {
-                let s = require_struct(value, PURPOSE)?;
-                let updated = self.cache.get_or_build(&schema, || {
-                    let schema = require_struct_schema(&schema, PURPOSE)?;
-                    let mut out = copy_struct_basics(schema);
-                    for f in &schema.fields {
-                        let fs = match self.target(&f.name) {
-                            Some(to) => cast_schema(&f.schema, to),
-                            None => f.schema.clone(),
-                        };
-                        push_field(&mut out, &f.name, fs);
-                    }
-                    Ok(out.build())
-                })?;
-                let mut new = Struct::with_capacity(schema.fields.len());
-                for f in &schema.fields {
-                    let v = get_or_null(s, &f.name);
-                    let v = match self.target(&f.name) {
-                        Some(to) => cast_value(v, to)?,
-                        None => v.clone(),
-                    };
-                    new.fields.push((f.name.clone(), v));
-                }
-                self.side.set(&mut record, Some(updated), Value::Struct(new));
-            }
-        }
-        Ok(Some(record))
     }
 }
 
@@ -192,7 +166,7 @@ mod tests {
     use super::*;
     use crate::Adapter;
     use crate::util::test_support::*;
-    use sluice_sdk::{SinkRecord, Transform};
+    use sluice_sdk::{SinkRecord, Struct, Transform};
 
     fn configured(side: Side, spec: &str) -> Adapter<Cast> {
         let mut t = Adapter(Cast::new(side));

@@ -33,6 +33,9 @@ impl FieldSpec {
     }
 }
 
+/// A field to add: its spec, the schema constructor of its type, its value for this record.
+type Addition<'a> = (&'a FieldSpec, fn() -> Schema, Value);
+
 pub struct InsertField {
     side: Side,
     topic: Option<FieldSpec>,
@@ -50,8 +53,8 @@ impl InsertField {
     }
 
     /// The fields to add, with their value for this record.
-    fn additions<R: ConnectRecord>(&self, r: &R) -> ConnectResult<Vec<(&FieldSpec, fn() -> Schema, Value)>> {
-        let mut out: Vec<(&FieldSpec, fn() -> Schema, Value)> = Vec::new();
+    fn additions<R: ConnectRecord>(&self, r: &R) -> ConnectResult<Vec<Addition<'_>>> {
+        let mut out: Vec<Addition<'_>> = Vec::new();
         if let Some(f) = &self.topic {
             out.push((f, Schema::string, Value::String(r.topic().to_string())));
         }

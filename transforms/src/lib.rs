@@ -115,6 +115,7 @@ macro_rules! keyed {
 }
 
 /// Every built-in transform, by Connect class name.
+#[allow(clippy::vec_init_then_push)]
 pub fn transformations() -> Vec<TransformPlugin> {
     use cast::Cast;
     use extract_field::ExtractField;

@@ -3,11 +3,11 @@
 //! (an int64 in `unix.precision`), and Connect's logical `Date`, `Time` and `Timestamp`.
 
 use sluice_sdk::data::logical;
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Struct, Validator, Value};
+use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Validator, Value};
 
 use crate::Smt;
 use crate::time_format;
-use crate::util::{SchemaCache, Side, copy_struct_basics, get_or_null, key_name, push_field, require_map, require_struct, require_struct_schema};
+use crate::util::{FieldUpdate, SchemaCache, Side, update_fields};
 
 const PURPOSE: &str = "converting timestamp formats";
 const DAY_MS: i64 = 86_400_000;
@@ -74,7 +74,7 @@ impl TimestampConverter {
         })
     }
 
-    fn from_ms(&self, ms: i64) -> Value {
+    fn ms_to_target(&self, ms: i64) -> Value {
         match self.target {
             Kind::String => Value::String(time_format::format(ms, &self.format)),
             Kind::Unix => Value::Int64(match self.precision {
@@ -105,7 +105,7 @@ impl TimestampConverter {
             return Ok(Value::Null);
         }
         let kind = Self::kind_of(schema, v)?;
-        Ok(self.from_ms(self.to_ms(kind, v)?))
+        Ok(self.ms_to_target(self.to_ms(kind, v)?))
     }
 }
 
@@ -150,40 +150,17 @@ impl Smt for TimestampConverter {
             self.side.set(&mut record, new_schema, converted);
             return Ok(Some(record));
         }
-        if value.is_null() {
-            return Ok(Some(record));
-        }
-        match schema {
-            None => {
-                let mut m = require_map(value, PURPOSE)?.clone();
-                for (k, v) in m.iter_mut() {
-                    if key_name(k) == Some(self.field.as_str()) {
-                        *v = self.convert(None, v)?;
-                    }
-                }
-                self.side.set(&mut record, None, Value::Map(m));
-            }
-            Some(schema) => {
-                let s = require_struct(value, PURPOSE)?;
-                let updated = self.cache.get_or_build(&schema, || {
-                    let schema = require_struct_schema(&schema, PURPOSE)?;
-                    let mut out = copy_struct_basics(schema);
-                    for f in &schema.fields {
-                        let fs = if f.name == self.field { self.target_schema(f.schema.optional) } else { f.schema.clone() };
-                        push_field(&mut out, &f.name, fs);
-                    }
-                    Ok(out.build())
-                })?;
-                let mut new = Struct::with_capacity(schema.fields.len());
-                for f in &schema.fields {
-                    let v = get_or_null(s, &f.name);
-                    let v = if f.name == self.field { self.convert(Some(&f.schema), v)? } else { v.clone() };
-                    new.fields.push((f.name.clone(), v));
-                }
-                self.side.set(&mut record, Some(updated), Value::Struct(new));
-            }
-        }
-        Ok(Some(record))
+        update_fields(self.side, record, PURPOSE, &self.cache, self)
+    }
+}
+
+impl FieldUpdate for TimestampConverter {
+    fn new_schema(&self, name: &str, old: &Schema) -> Option<SchemaRef> {
+        (name == self.field).then(|| self.target_schema(old.optional))
+    }
+
+    fn new_value(&self, name: &str, schema: Option<&Schema>, value: &Value) -> ConnectResult<Value> {
+        if name == self.field { self.convert(schema, value) } else { Ok(value.clone()) }
     }
 }
 
@@ -192,7 +169,7 @@ mod tests {
     use super::*;
     use crate::Adapter;
     use crate::util::test_support::*;
-    use sluice_sdk::{SinkRecord, Transform};
+    use sluice_sdk::{SinkRecord, Struct, Transform};
 
     fn configured(p: &[(&str, &str)]) -> Adapter<TimestampConverter> {
         let mut t = Adapter(TimestampConverter::new(Side::Value));

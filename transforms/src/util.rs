@@ -169,3 +169,50 @@ impl SchemaCache {
         Ok(out)
     }
 }
+
+/// What [`update_fields`] does to one field.
+pub trait FieldUpdate {
+    /// The new schema of field `name` (`None`: the field is not touched).
+    fn new_schema(&self, name: &str, old: &Schema) -> Option<SchemaRef>;
+    /// The new value of a touched field (`schema` is `None` for schemaless data).
+    fn new_value(&self, name: &str, schema: Option<&Schema>, value: &Value) -> ConnectResult<Value>;
+}
+
+/// Rewrites some fields of the key or value, a struct with its schema or a schemaless map,
+/// keeping the other fields (the shape Cast, TimestampConverter share). Null passes through.
+pub fn update_fields<R: ConnectRecord>(side: Side, mut record: R, purpose: &str, cache: &SchemaCache, update: &impl FieldUpdate) -> ConnectResult<Option<R>> {
+    let value = side.value(&record);
+    if value.is_null() {
+        return Ok(Some(record));
+    }
+    match side.schema(&record) {
+        None => {
+            let mut m = require_map(value, purpose)?.clone();
+            for (k, v) in m.iter_mut() {
+                if let Some(n) = key_name(k) {
+                    *v = update.new_value(n, None, v)?;
+                }
+            }
+            side.set(&mut record, None, Value::Map(m));
+        }
+        Some(schema) => {
+            let s = require_struct(value, purpose)?;
+            let updated = cache.get_or_build(&schema, || {
+                let schema = require_struct_schema(&schema, purpose)?;
+                let mut out = copy_struct_basics(schema);
+                for f in &schema.fields {
+                    push_field(&mut out, &f.name, update.new_schema(&f.name, &f.schema).unwrap_or_else(|| f.schema.clone()));
+                }
+                Ok(out.build())
+            })?;
+            let mut new = Struct::with_capacity(schema.fields.len());
+            for f in &schema.fields {
+                let v = get_or_null(s, &f.name);
+                let v = if update.new_schema(&f.name, &f.schema).is_some() { update.new_value(&f.name, Some(&f.schema), v)? } else { v.clone() };
+                new.fields.push((f.name.clone(), v));
+            }
+            side.set(&mut record, Some(updated), Value::Struct(new));
+        }
+    }
+    Ok(Some(record))
+}
