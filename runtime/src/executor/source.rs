@@ -99,25 +99,33 @@ impl SubmittedRecords {
     /// Removes the acknowledged prefix; returns the last offset per source partition within it,
     /// and the removed records' offsets with their metadata (for `commit_record`).
     pub fn take_committable(&self) -> (Vec<(OffsetMap, OffsetMap)>, Vec<(OffsetMap, RecordMetadata)>) {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let mut latest: Vec<(OffsetMap, OffsetMap)> = Vec::new();
-        let mut acked = Vec::new();
-        while q.entries.front().is_some_and(|e| e.acked.is_some()) {
-            let Some(e) = q.entries.pop_front() else { break };
-            q.base += 1;
-            if let Some(meta) = e.acked {
-                acked.push((e.offset.clone(), meta));
-            }
+        let popped: Vec<Submitted> = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let n = q.entries.iter().take_while(|e| e.acked.is_some()).count();
+            q.base += n as u64;
+            q.entries.drain(..n).collect()
+        };
+        // Per source partition, the index of its last record (records of one partition are
+        // usually consecutive and built alike, so the cheap in-order comparison hits first).
+        let mut last: Vec<usize> = Vec::new();
+        for (i, e) in popped.iter().enumerate() {
             if e.partition.is_empty() && e.offset.is_empty() {
                 continue; // a source without offsets (stdin)
             }
-            match latest.iter_mut().rev().find(|(p, _)| *p == e.partition) {
-                Some(slot) => slot.1 = e.offset,
-                None => latest.push((e.partition, e.offset)),
+            match last.iter_mut().rev().find(|j| same_partition(&popped[**j].partition, &e.partition)) {
+                Some(j) => *j = i,
+                None => last.push(i),
             }
         }
+        let latest = last.iter().map(|&i| (popped[i].partition.clone(), popped[i].offset.clone())).collect();
+        let acked = popped.into_iter().filter_map(|e| e.acked.map(|m| (e.offset, m))).collect();
         (latest, acked)
     }
+}
+
+/// Equal source partitions; compares in order first (no hashing), then as maps.
+fn same_partition(a: &OffsetMap, b: &OffsetMap) -> bool {
+    a.len() == b.len() && (a.iter().zip(b.iter()).all(|(x, y)| x == y) || a == b)
 }
 
 /// The producer context: delivery reports update the [`SubmittedRecords`].
