@@ -222,6 +222,9 @@ fn source_transforms_reshape_and_route_records_before_conversion() {
     let dir = scratch("source-smt");
     let topic = unique("orders");
     let routed = format!("{topic}-routed");
+    // The sink subscribes at once; a topic that appears later is only seen at the consumer's
+    // next metadata refresh (minutes), so create it first.
+    create_topic(&routed);
     let (source_name, sink_name) = (unique("gen"), unique("sink"));
     let out = dir.join("out.txt");
     let source = props(&[
@@ -263,6 +266,40 @@ fn source_transforms_reshape_and_route_records_before_conversion() {
         let keys: Vec<_> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
         assert_eq!(keys, vec!["seq", "who"], "{l}");
     }
+    assert_eq!(w.terminate(), Some(0));
+}
+
+#[test]
+fn source_conversion_failures_follow_errors_tolerance() {
+    // ByteArrayConverter cannot write datagen's structs: every record fails VALUE_CONVERTER.
+    let dir = scratch("source-errors");
+    let (strict, tolerant) = (unique("strict"), unique("tolerant"));
+    let source = |name: &str, tolerance: &str| {
+        props(&[
+            ("name", name),
+            ("connector.class", "io.sluice.connect.datagen.DatagenConnector"),
+            ("topic", &unique("never")),
+            ("max.records", "20"),
+            ("value.converter", "org.apache.kafka.connect.converters.ByteArrayConverter"),
+            ("errors.tolerance", tolerance),
+            ("errors.log.enable", "true"),
+        ])
+    };
+    let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[source(&strict, "none"), source(&tolerant, "all")]);
+    w.start();
+    let trace = wait_for(Duration::from_secs(60), &format!("the strict task to fail\n{}", w.log()), || match task_state(&w, &strict) {
+        Some((state, trace)) if state == "FAILED" => Some(trace),
+        _ => None,
+    });
+    for part in ["Tolerance exceeded", "VALUE_CONVERTER", "org.apache.kafka.connect.converters.ByteArrayConverter", "sourceOffset={\"next\":1}"] {
+        assert!(trace.contains(part), "the trace does not mention {part}: {trace}");
+    }
+    // The tolerant one skips all 20 records, stays RUNNING and commits past them.
+    wait_for(Duration::from_secs(30), "the tolerant source's offsets", || {
+        let offsets = std::fs::read_to_string(dir.join("offsets.json")).ok()?;
+        (offsets.contains(&tolerant) && offsets.contains(r#"{\"next\":20}"#)).then_some(())
+    });
+    assert_eq!(task_state(&w, &tolerant).map(|s| s.0).as_deref(), Some("RUNNING"));
     assert_eq!(w.terminate(), Some(0));
 }
 
