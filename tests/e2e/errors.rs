@@ -303,6 +303,35 @@ fn source_conversion_failures_follow_errors_tolerance() {
     assert_eq!(w.terminate(), Some(0));
 }
 
+#[test]
+fn bad_transform_and_error_configs_exit_non_zero_naming_the_key() {
+    let dir = scratch("bad-smt");
+    write_props(&dir.join("worker.properties"), &worker_props(&dir, free_port()));
+    let sink = |extra: &[(&str, &str)]| {
+        let mut p = props(&[("name", "bad"), ("connector.class", "FileStreamSink"), ("topics", "t"), ("file", "out.txt")]);
+        for (k, v) in extra {
+            p.insert(k.to_string(), v.to_string());
+        }
+        p
+    };
+    let cases: &[(&[(&str, &str)], &[&str])] = &[
+        (&[("transforms", "route"), ("transforms.route.type", "RegexRouter"), ("transforms.route.regex", "(")], &["transforms.route.regex"]),
+        (&[("transforms", "x"), ("transforms.x.type", "com.example.Nope")], &["transforms.x.type", "com.example.Nope", "org.apache.kafka.connect.transforms.InsertField$Value"]),
+        (&[("transforms", "f"), ("transforms.f.type", "Filter"), ("transforms.f.predicate", "p")], &["transforms.f.predicate"]),
+        (&[("errors.retry.timeout", "soon")], &["errors.retry.timeout"]),
+        (&[("errors.deadletterqueue.topic.name", "t")], &["topics", "DLQ"]),
+    ];
+    for (i, (extra, expected)) in cases.iter().enumerate() {
+        let file = format!("c{i}.properties");
+        write_props(&dir.join(&file), &sink(extra));
+        let (code, stderr) = run_sluice(&dir, &["standalone", "worker.properties", &file]);
+        assert!(matches!(code, Some(c) if c != 0), "{extra:?} exited {code:?}; stderr: {stderr}");
+        for e in *expected {
+            assert!(stderr.contains(e), "{extra:?}: stderr does not mention {e}:\n{stderr}");
+        }
+    }
+}
+
 /// Resident set size of a process, in bytes.
 fn rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
