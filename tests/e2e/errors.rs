@@ -222,6 +222,9 @@ fn source_transforms_reshape_and_route_records_before_conversion() {
     let dir = scratch("source-smt");
     let topic = unique("orders");
     let routed = format!("{topic}-routed");
+    // The sink subscribes at once; a topic that appears later is only seen at the consumer's
+    // next metadata refresh (minutes), so create it first.
+    create_topic(&routed);
     let (source_name, sink_name) = (unique("gen"), unique("sink"));
     let out = dir.join("out.txt");
     let source = props(&[
@@ -264,6 +267,69 @@ fn source_transforms_reshape_and_route_records_before_conversion() {
         assert_eq!(keys, vec!["seq", "who"], "{l}");
     }
     assert_eq!(w.terminate(), Some(0));
+}
+
+#[test]
+fn source_conversion_failures_follow_errors_tolerance() {
+    // ByteArrayConverter cannot write datagen's structs: every record fails VALUE_CONVERTER.
+    let dir = scratch("source-errors");
+    let (strict, tolerant) = (unique("strict"), unique("tolerant"));
+    let source = |name: &str, tolerance: &str| {
+        props(&[
+            ("name", name),
+            ("connector.class", "io.sluice.connect.datagen.DatagenConnector"),
+            ("topic", &unique("never")),
+            ("max.records", "20"),
+            ("value.converter", "org.apache.kafka.connect.converters.ByteArrayConverter"),
+            ("errors.tolerance", tolerance),
+            ("errors.log.enable", "true"),
+        ])
+    };
+    let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[source(&strict, "none"), source(&tolerant, "all")]);
+    w.start();
+    let trace = wait_for(Duration::from_secs(60), &format!("the strict task to fail\n{}", w.log()), || match task_state(&w, &strict) {
+        Some((state, trace)) if state == "FAILED" => Some(trace),
+        _ => None,
+    });
+    for part in ["Tolerance exceeded", "VALUE_CONVERTER", "org.apache.kafka.connect.converters.ByteArrayConverter", "sourceOffset={\"next\":1}"] {
+        assert!(trace.contains(part), "the trace does not mention {part}: {trace}");
+    }
+    // The tolerant one skips all 20 records, stays RUNNING and commits past them.
+    wait_for(Duration::from_secs(30), "the tolerant source's offsets", || {
+        let offsets = std::fs::read_to_string(dir.join("offsets.json")).ok()?;
+        (offsets.contains(&tolerant) && offsets.contains(r#"{\"next\":20}"#)).then_some(())
+    });
+    assert_eq!(task_state(&w, &tolerant).map(|s| s.0).as_deref(), Some("RUNNING"));
+    assert_eq!(w.terminate(), Some(0));
+}
+
+#[test]
+fn bad_transform_and_error_configs_exit_non_zero_naming_the_key() {
+    let dir = scratch("bad-smt");
+    write_props(&dir.join("worker.properties"), &worker_props(&dir, free_port()));
+    let sink = |extra: &[(&str, &str)]| {
+        let mut p = props(&[("name", "bad"), ("connector.class", "FileStreamSink"), ("topics", "t"), ("file", "out.txt")]);
+        for (k, v) in extra {
+            p.insert(k.to_string(), v.to_string());
+        }
+        p
+    };
+    let cases: &[(&[(&str, &str)], &[&str])] = &[
+        (&[("transforms", "route"), ("transforms.route.type", "RegexRouter"), ("transforms.route.regex", "(")], &["transforms.route.regex"]),
+        (&[("transforms", "x"), ("transforms.x.type", "com.example.Nope")], &["transforms.x.type", "com.example.Nope", "org.apache.kafka.connect.transforms.InsertField$Value"]),
+        (&[("transforms", "f"), ("transforms.f.type", "Filter"), ("transforms.f.predicate", "p")], &["transforms.f.predicate"]),
+        (&[("errors.retry.timeout", "soon")], &["errors.retry.timeout"]),
+        (&[("errors.deadletterqueue.topic.name", "t")], &["topics", "DLQ"]),
+    ];
+    for (i, (extra, expected)) in cases.iter().enumerate() {
+        let file = format!("c{i}.properties");
+        write_props(&dir.join(&file), &sink(extra));
+        let (code, stderr) = run_sluice(&dir, &["standalone", "worker.properties", &file]);
+        assert!(matches!(code, Some(c) if c != 0), "{extra:?} exited {code:?}; stderr: {stderr}");
+        for e in *expected {
+            assert!(stderr.contains(e), "{extra:?}: stderr does not mention {e}:\n{stderr}");
+        }
+    }
 }
 
 /// Resident set size of a process, in bytes.

@@ -24,7 +24,7 @@ fn event(i: u64, poison: bool) -> Vec<u8> {
         return format!("{{not json {i}").into_bytes();
     }
     let row = |name: &str| format!(r#"{{"id":{i},"first_name":"{name}","last_name":"Walker","email":"user{i}@example.com","ssn":"123-45-{:04}"}}"#, i % 10_000);
-    let op = if i % 10 == 0 { "u" } else { "c" };
+    let op = if i.is_multiple_of(10) { "u" } else { "c" };
     format!(
         r#"{{"before":{},"after":{},"source":{{"version":"2.5","connector":"postgresql","name":"db","ts_ms":1700000000000,"db":"shop","schema":"public","table":"customers","lsn":{i}}},"op":"{op}","ts_ms":1700000000123}}"#,
         if op == "u" { row("Old") } else { "null".to_string() },
