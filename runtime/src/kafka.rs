@@ -63,7 +63,10 @@ pub fn consumer_config(worker: &WorkerConfig, connector: &str, connector_props: 
         .set("group.id", format!("connect-{connector}"))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // A sink may start before its topic exists (or new topics match topics.regex): look
+        // again every few seconds rather than librdkafka's 5 minutes.
+        .set("topic.metadata.refresh.interval.ms", "5000");
     apply(&mut cfg, &worker.client_overrides("consumer."));
     apply(&mut cfg, &connector_overrides(connector_props, "consumer.override."));
     cfg

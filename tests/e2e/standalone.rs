@@ -215,3 +215,29 @@ fn rest_api_lists_connectors_and_statuses() {
     assert_eq!(err, serde_json::json!({"error_code": 404, "message": "Connector nope not found"}));
     assert_eq!(w.terminate(), Some(0));
 }
+
+#[test]
+fn retriable_put_failures_redeliver_the_same_records() {
+    let dir = scratch("retry");
+    let topic = unique("orders");
+    let out = dir.join("sink.jsonl");
+    let n = 3_000u64;
+    let port = free_port();
+    let sink = props(&[
+        ("name", &unique("retry-sink")),
+        ("connector.class", "io.sluice.connect.testkit.TestSinkConnector"),
+        ("topics", &topic),
+        ("file", &out.display().to_string()),
+        ("retriable.failures", "3"),
+        ("value.converter", "org.apache.kafka.connect.storage.StringConverter"),
+    ]);
+    let mut w = Worker::new(&dir, worker_props(&dir, port), &[datagen(&unique("gen"), &topic, n, 0), sink]);
+    w.start();
+    wait_for(Duration::from_secs(120), "all records despite three failed puts", || (lines(&out).len() as u64 >= n).then_some(()));
+    std::thread::sleep(Duration::from_millis(1500));
+    let got = seqs(&out);
+    assert_eq!(got.len() as u64, n, "failed puts wrote nothing, and each record was redelivered exactly once");
+    assert_eq!(got.iter().copied().collect::<HashSet<_>>(), (0..n).collect::<HashSet<_>>());
+    assert!(w.log().contains("redelivering the batch"), "the retries happened");
+    assert_eq!(w.terminate(), Some(0));
+}

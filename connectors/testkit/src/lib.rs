@@ -28,6 +28,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 fn config_def() -> ConfigDef {
     ConfigDef::new()
         .define(ConfigKey::new("file", ConfigType::String).default("").importance(Importance::High).doc("File to append record values to; empty: discard them."))
+        .define(ConfigKey::new("retriable.failures", ConfigType::Int).default("0").importance(Importance::Medium).validator(Validator::at_least(0.0)).doc("The first N put() calls fail with a retriable error (the runtime must redeliver the same records)."))
         .define(ConfigKey::new("put.delay.ms", ConfigType::Long).default("0").importance(Importance::Medium).validator(Validator::at_least(0.0)).doc("Milliseconds every put() sleeps."))
         .define(
             ConfigKey::new("errant.value.regex", ConfigType::String)
@@ -74,6 +75,8 @@ pub struct TestSinkTask {
     errant: Option<Regex>,
     reporter: Option<Arc<dyn ErrantRecordReporter>>,
     buf: Vec<u8>,
+    /// put() calls still to fail with a retriable error.
+    failures_left: i32,
 }
 
 #[async_trait]
@@ -88,12 +91,17 @@ impl SinkTask for TestSinkTask {
         let pattern = cfg.string("errant.value.regex")?;
         self.errant = if pattern.is_empty() { None } else { Some(Regex::new(&pattern).map_err(|e| ConnectError::config("errant.value.regex", e.to_string()))?) };
         self.reporter = ctx.errant_record_reporter();
+        self.failures_left = cfg.int("retriable.failures")?;
         Ok(())
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> ConnectResult<()> {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
+        }
+        if self.failures_left > 0 {
+            self.failures_left -= 1;
+            return Err(ConnectError::retriable(format!("test failure: {} more to come", self.failures_left)));
         }
         self.buf.clear();
         for r in &records {

@@ -169,6 +169,8 @@ struct SinkExecutor {
     /// Per partition: the last offset committed.
     committed: HashMap<TopicPartition, i64>,
     max_poll_records: usize,
+    /// Consecutive retriable failures of `put` (for the backoff); 0 after a success.
+    put_retries: u32,
 }
 
 async fn execute(
@@ -248,6 +250,7 @@ async fn execute(
         current: HashMap::new(),
         committed: HashMap::new(),
         max_poll_records,
+        put_retries: 0,
     };
     exec.task.start(exec.spec.task_props.clone(), exec.task_ctx.clone()).await?;
     ctx.task_status(&exec.spec.connector, exec.spec.task_id, ConnectorState::Running, None);
@@ -371,7 +374,9 @@ impl SinkExecutor {
                     None => break,
                 }
             }
-            self.put(batch, shutdown).await?;
+            if !self.put(batch, shutdown).await? {
+                continue; // rewound: the batch comes again
+            }
             // Skipped records count as consumed once the batch around them was put.
             for (tp, next) in skipped {
                 let slot = self.current.entry(tp).or_insert(next);
@@ -381,36 +386,46 @@ impl SinkExecutor {
         Ok(())
     }
 
-    /// Hands a batch to the task, retrying retriable errors with backoff until stopped.
-    async fn put(&mut self, batch: Vec<SinkRecord>, shutdown: &watch::Receiver<bool>) -> ConnectResult<()> {
+    /// Hands a batch to the task. A retriable error pauses the partitions, waits (exponential
+    /// backoff), and rewinds each partition to the batch's first offset, so the same records
+    /// are consumed and handed over again — no copy of the batch is kept for the retry.
+    /// Returns whether the batch was delivered.
+    async fn put(&mut self, batch: Vec<SinkRecord>, shutdown: &watch::Receiver<bool>) -> ConnectResult<bool> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
+        let mut first: HashMap<TopicPartition, i64> = HashMap::new();
         let mut next: HashMap<TopicPartition, i64> = HashMap::new();
         for r in &batch {
-            next.insert(TopicPartition::new(&r.topic, r.kafka_partition), r.kafka_offset + 1);
+            let tp = TopicPartition::new(&r.topic, r.kafka_partition);
+            first.entry(tp.clone()).or_insert(r.kafka_offset);
+            next.insert(tp, r.kafka_offset + 1);
         }
-        let mut attempt = 0;
-        loop {
-            match self.task.put(batch.clone()).await {
-                Ok(()) => break,
-                Err(e) if e.is_retriable() && !*shutdown.borrow() => {
-                    let wait = super::backoff(attempt, Duration::from_secs(10));
-                    tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "retriable error from put; pausing the partitions and retrying the batch");
-                    if attempt == 0 {
-                        self.pause_all(true);
-                    }
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
+        match self.task.put(batch).await {
+            Ok(()) => {
+                if self.put_retries > 0 {
+                    self.put_retries = 0;
+                    self.pause_all(false);
                 }
-                Err(e) => return Err(e),
+                self.current.extend(next);
+                Ok(true)
             }
+            Err(e) if e.is_retriable() && !*shutdown.borrow() => {
+                let wait = super::backoff(self.put_retries, Duration::from_secs(10));
+                tracing::warn!(error = %e, attempt = self.put_retries, wait_ms = wait.as_millis() as u64, "retriable error from put; pausing the partitions and redelivering the batch");
+                self.pause_all(true);
+                self.put_retries += 1;
+                tokio::time::sleep(wait).await;
+                for (tp, offset) in first {
+                    if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::Offset(offset), Duration::from_secs(10)) {
+                        return Err(ConnectError::retriable(format!("cannot rewind {tp} to offset {offset} to redeliver a batch: {e}")));
+                    }
+                }
+                self.pause_all(false);
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
-        if attempt > 0 {
-            self.pause_all(false);
-        }
-        self.current.extend(next);
-        Ok(())
     }
 
     /// PAUSED (the connector's target state): the consumer stays in its group but fetches nothing.
