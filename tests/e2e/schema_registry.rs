@@ -294,3 +294,35 @@ fn an_incompatible_schema_fails_the_source_task_with_the_registry_message() {
     });
     assert!(trace.contains("incompatible") && trace.contains("409"), "{trace}");
 }
+
+#[test]
+fn compatibility_levels_through_the_api() {
+    let dir = scratch("registry-levels");
+    let (_w, r) = registry_worker(&dir, &unique("_schemas"), &[]);
+    let id = json!({"name": "id", "type": "long"});
+    let v1 = record("Order", std::slice::from_ref(&id));
+    let v2 = record("Order", &[id.clone(), json!({"name": "qty", "type": "int", "default": 0})]);
+    // v3 drops qty's default: it can read v2's data, not v1's.
+    let v3 = record("Order", &[id.clone(), json!({"name": "qty", "type": "int"})]);
+    // (level, v3 accepted after v1 and v2)
+    for (level, accepted) in [
+        ("NONE", true),
+        ("BACKWARD", true),
+        ("BACKWARD_TRANSITIVE", false),
+        ("FORWARD", true),
+        ("FORWARD_TRANSITIVE", true),
+        ("FULL", true),
+        ("FULL_TRANSITIVE", false),
+    ] {
+        let s = unique(&format!("levels-{}", level.to_lowercase()));
+        assert_eq!(req(&r, "PUT", &format!("/config/{s}"), Some(json!({"compatibility": level}))).0, 200);
+        for v in [&v1, &v2] {
+            assert_eq!(req(&r, "POST", &format!("/subjects/{s}/versions"), Some(v.clone())).0, 200, "{level}");
+        }
+        let check = req(&r, "POST", &format!("/compatibility/subjects/{s}/versions"), Some(v3.clone())).1;
+        assert_eq!(check["is_compatible"], accepted, "{level}: {check}");
+        let status = req(&r, "POST", &format!("/subjects/{s}/versions"), Some(v3.clone())).0;
+        assert_eq!(status, if accepted { 200 } else { 409 }, "{level}");
+    }
+    assert_eq!(error_code(&req(&r, "GET", "/no/such/path", None)), 404);
+}
