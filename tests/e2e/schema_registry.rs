@@ -269,7 +269,7 @@ fn datagen_through_avro_and_kafka_to_a_file_sink_costs_one_registry_call_per_sch
 }
 
 #[test]
-fn an_incompatible_schema_fails_the_source_task_with_the_registry_message() {
+fn an_incompatible_schema_fails_the_task_with_the_registry_message_or_is_skipped_by_tolerance() {
     let dir = scratch("registry-incompatible");
     let topic = unique("avro-broken");
     let (rest, reg) = (free_port(), free_port());
@@ -281,11 +281,17 @@ fn an_incompatible_schema_fails_the_source_task_with_the_registry_message() {
     let mut w = Worker::new(&dir, worker.clone(), &[]);
     w.start();
     wait_for(Duration::from_secs(30), "the registry", || call(&registry, "GET", "/subjects", None).ok());
-    let existing = record("io.sluice.Other", &[json!({"name": "required_elsewhere", "type": "string"})]);
-    assert_eq!(req(&registry, "POST", &format!("/subjects/{topic}-value/versions"), Some(existing)).0, 200);
+    let tolerant_topic = unique("avro-tolerant");
+    for t in [&topic, &tolerant_topic] {
+        let existing = record("io.sluice.Other", &[json!({"name": "required_elsewhere", "type": "string"})]);
+        assert_eq!(req(&registry, "POST", &format!("/subjects/{t}-value/versions"), Some(existing)).0, 200);
+    }
     w.terminate();
     let name = unique("gen");
-    let mut w = Worker::new(&dir, worker, &[datagen(&name, &topic, 100, &registry)]);
+    let tolerant = unique("gen-tolerant");
+    let mut skipping = datagen(&tolerant, &tolerant_topic, 100, &registry);
+    skipping.insert("errors.tolerance".into(), "all".into());
+    let mut w = Worker::new(&dir, worker, &[datagen(&name, &topic, 100, &registry), skipping]);
     w.start();
     let trace = wait_for(Duration::from_secs(60), &format!("the task to fail\n{}", w.log()), || {
         let (_, body) = w.get(&format!("/connectors/{name}/status"))?;
@@ -293,6 +299,9 @@ fn an_incompatible_schema_fails_the_source_task_with_the_registry_message() {
         (task["state"] == "FAILED").then(|| task["trace"].as_str().unwrap_or_default().to_string())
     });
     assert!(trace.contains("incompatible") && trace.contains("409"), "{trace}");
+    // With errors.tolerance=all the same rejection skips the records and the task runs on.
+    let (_, body) = w.get(&format!("/connectors/{tolerant}/status")).expect("status");
+    assert_eq!(body["tasks"][0]["state"], "RUNNING", "{body}");
 }
 
 #[test]
