@@ -77,6 +77,7 @@ pub fn router(registry: Registry) -> Router {
         .route("/config/{subject}", get(get_config).put(put_config).delete(delete_config))
         .route("/mode", get(get_global_mode).put(put_global_mode).delete(delete_global_mode))
         .route("/mode/{subject}", get(get_mode).put(put_mode).delete(delete_mode))
+        .fallback(|| async { RegistryError::NotFound })
         .layer(middleware::from_fn_with_state(app.clone(), count))
         .with_state(app)
 }

@@ -14,7 +14,8 @@ pub enum RegistryError {
     SubjectNotFound(String),
     #[error("Version {0} not found.")]
     VersionNotFound(String),
-    #[error("Schema {0} not found")]
+    /// The id (empty for a lookup by content).
+    #[error("Schema {}not found", if .0.is_empty() { String::new() } else { format!("{} ", .0) })]
     SchemaNotFound(String),
     #[error("Subject '{0}' was soft deleted.Set permanent=true to delete permanently")]
     SubjectSoftDeleted(String),
@@ -44,6 +45,9 @@ pub enum RegistryError {
     ReferenceExists { subject: String, version: i32 },
     #[error("{0}")]
     UnprocessableEntity(String),
+    /// No such route (`{"error_code":404,"message":"HTTP 404 Not Found"}`).
+    #[error("HTTP 404 Not Found")]
+    NotFound,
     #[error("Error in the backend data store - {0}")]
     Store(String),
     #[error("Register operation timed out - {0}")]
@@ -72,6 +76,7 @@ impl RegistryError {
             OperationNotPermitted(_) => 42205,
             ReferenceExists { .. } => 42206,
             UnprocessableEntity(_) => 422,
+            NotFound => 404,
             Store(_) => 50001,
             Timeout(_) => 50002,
         }
@@ -79,6 +84,7 @@ impl RegistryError {
 
     pub fn status(&self) -> StatusCode {
         match self.code() {
+            404 => StatusCode::NOT_FOUND,
             409 => StatusCode::CONFLICT,
             422 => StatusCode::UNPROCESSABLE_ENTITY,
             c if c / 100 == 404 => StatusCode::NOT_FOUND,

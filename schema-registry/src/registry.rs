@@ -172,6 +172,16 @@ impl Registry {
         for v in targets {
             self.delete_one(v, permanent).await?;
         }
+        if permanent {
+            // As Confluent does, a subject deleted for good loses its own config and mode.
+            let (level, mode) = self.store.read(|st| (st.subject_levels.contains_key(subject), st.subject_modes.contains_key(subject)))?;
+            if level {
+                self.set_level(Some(subject), None).await?;
+            }
+            if mode {
+                self.set_mode(Some(subject), None, true).await?;
+            }
+        }
         Ok(deleted)
     }
 

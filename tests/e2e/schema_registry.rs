@@ -269,7 +269,7 @@ fn datagen_through_avro_and_kafka_to_a_file_sink_costs_one_registry_call_per_sch
 }
 
 #[test]
-fn an_incompatible_schema_fails_the_source_task_with_the_registry_message() {
+fn an_incompatible_schema_fails_the_task_with_the_registry_message_or_is_skipped_by_tolerance() {
     let dir = scratch("registry-incompatible");
     let topic = unique("avro-broken");
     let (rest, reg) = (free_port(), free_port());
@@ -281,11 +281,17 @@ fn an_incompatible_schema_fails_the_source_task_with_the_registry_message() {
     let mut w = Worker::new(&dir, worker.clone(), &[]);
     w.start();
     wait_for(Duration::from_secs(30), "the registry", || call(&registry, "GET", "/subjects", None).ok());
-    let existing = record("io.sluice.Other", &[json!({"name": "required_elsewhere", "type": "string"})]);
-    assert_eq!(req(&registry, "POST", &format!("/subjects/{topic}-value/versions"), Some(existing)).0, 200);
+    let tolerant_topic = unique("avro-tolerant");
+    for t in [&topic, &tolerant_topic] {
+        let existing = record("io.sluice.Other", &[json!({"name": "required_elsewhere", "type": "string"})]);
+        assert_eq!(req(&registry, "POST", &format!("/subjects/{t}-value/versions"), Some(existing)).0, 200);
+    }
     w.terminate();
     let name = unique("gen");
-    let mut w = Worker::new(&dir, worker, &[datagen(&name, &topic, 100, &registry)]);
+    let tolerant = unique("gen-tolerant");
+    let mut skipping = datagen(&tolerant, &tolerant_topic, 100, &registry);
+    skipping.insert("errors.tolerance".into(), "all".into());
+    let mut w = Worker::new(&dir, worker, &[datagen(&name, &topic, 100, &registry), skipping]);
     w.start();
     let trace = wait_for(Duration::from_secs(60), &format!("the task to fail\n{}", w.log()), || {
         let (_, body) = w.get(&format!("/connectors/{name}/status"))?;
@@ -293,4 +299,39 @@ fn an_incompatible_schema_fails_the_source_task_with_the_registry_message() {
         (task["state"] == "FAILED").then(|| task["trace"].as_str().unwrap_or_default().to_string())
     });
     assert!(trace.contains("incompatible") && trace.contains("409"), "{trace}");
+    // With errors.tolerance=all the same rejection skips the records and the task runs on.
+    let (_, body) = w.get(&format!("/connectors/{tolerant}/status")).expect("status");
+    assert_eq!(body["tasks"][0]["state"], "RUNNING", "{body}");
+}
+
+#[test]
+fn compatibility_levels_through_the_api() {
+    let dir = scratch("registry-levels");
+    let (_w, r) = registry_worker(&dir, &unique("_schemas"), &[]);
+    let id = json!({"name": "id", "type": "long"});
+    let v1 = record("Order", std::slice::from_ref(&id));
+    let v2 = record("Order", &[id.clone(), json!({"name": "qty", "type": "int", "default": 0})]);
+    // v3 drops qty's default: it can read v2's data, not v1's.
+    let v3 = record("Order", &[id.clone(), json!({"name": "qty", "type": "int"})]);
+    // (level, v3 accepted after v1 and v2)
+    for (level, accepted) in [
+        ("NONE", true),
+        ("BACKWARD", true),
+        ("BACKWARD_TRANSITIVE", false),
+        ("FORWARD", true),
+        ("FORWARD_TRANSITIVE", true),
+        ("FULL", true),
+        ("FULL_TRANSITIVE", false),
+    ] {
+        let s = unique(&format!("levels-{}", level.to_lowercase()));
+        assert_eq!(req(&r, "PUT", &format!("/config/{s}"), Some(json!({"compatibility": level}))).0, 200);
+        for v in [&v1, &v2] {
+            assert_eq!(req(&r, "POST", &format!("/subjects/{s}/versions"), Some(v.clone())).0, 200, "{level}");
+        }
+        let check = req(&r, "POST", &format!("/compatibility/subjects/{s}/versions"), Some(v3.clone())).1;
+        assert_eq!(check["is_compatible"], accepted, "{level}: {check}");
+        let status = req(&r, "POST", &format!("/subjects/{s}/versions"), Some(v3.clone())).0;
+        assert_eq!(status, if accepted { 200 } else { 409 }, "{level}");
+    }
+    assert_eq!(error_code(&req(&r, "GET", "/no/such/path", None)), 404);
 }
