@@ -126,6 +126,13 @@ impl Plugins {
                 },
             },
             ConnectorPlugin {
+                desc: desc(sluice_connector_s3::CLASS, PluginType::Sink, sluice_connector_s3::VERSION.into()),
+                factory: ConnectorFactory::Sink {
+                    connector: || Box::new(sluice_connector_s3::S3SinkConnector::default()),
+                    task: || Box::new(sluice_connector_s3::S3SinkTask::default()),
+                },
+            },
+            ConnectorPlugin {
                 desc: desc(DATAGEN, PluginType::Source, runtime_version.clone()),
                 factory: ConnectorFactory::Source {
                     connector: || Box::new(DatagenConnector::default()),
@@ -231,6 +238,9 @@ mod tests {
     #[test]
     fn finds_by_every_alias() {
         let p = Plugins::builtin();
+        for name in ["io.confluent.connect.s3.S3SinkConnector", "S3SinkConnector", "S3Sink"] {
+            assert_eq!(p.connector(name).unwrap().desc.class, "io.confluent.connect.s3.S3SinkConnector");
+        }
         for name in ["org.apache.kafka.connect.file.FileStreamSourceConnector", "FileStreamSourceConnector", "FileStreamSource"] {
             assert_eq!(p.connector(name).unwrap().desc.class, "org.apache.kafka.connect.file.FileStreamSourceConnector");
         }

@@ -5,5 +5,6 @@
 mod errors;
 mod rest;
 mod schema_registry;
+mod s3;
 mod standalone;
 mod support;

@@ -1,0 +1,219 @@
+//! `bench/run s3 [RECORDS]`: Kafka → S3 with the S3 sink (JsonFormat and ParquetFormat, one
+//! task, `flush.size` 25 000 per partition) against a raw consume of the same topic in the same
+//! run (one rdkafka consumer, assigned all partitions from the start).
+//!
+//! The topic holds RECORDS (default 400 000) Connect JSON envelopes (schema + a 7-field
+//! payload) over 4 partitions. Startup (process, consumer group join) is excluded on both sides:
+//! the raw side counts from its first message; the sink side from the moment its first object
+//! appears to the moment the last one does, over the records of every object after the first
+//! poll. Peak RSS is the worker's VmHWM.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use sluice_bench::{Row, env, peak_rss_mib, print_table, sluice_bin, unique};
+
+const PARTITIONS: i32 = 4;
+const FLUSH: u64 = 25_000;
+
+fn envelope(i: u64) -> String {
+    let country = ["de", "fr", "us", "jp"][(i % 4) as usize];
+    let note = if i % 3 == 0 { None } else { Some("deliver to the back door") };
+    serde_json::json!({
+        "schema": {"type": "struct", "name": "bench.Order", "optional": false, "fields": [
+            {"field": "id", "type": "int64", "optional": false},
+            {"field": "customer", "type": "string", "optional": false},
+            {"field": "country", "type": "string", "optional": false},
+            {"field": "amount", "type": "double", "optional": false},
+            {"field": "quantity", "type": "int32", "optional": false},
+            {"field": "note", "type": "string", "optional": true},
+            {"field": "ordered_at", "type": "int64", "optional": false, "name": "org.apache.kafka.connect.data.Timestamp", "version": 1}
+        ]},
+        "payload": {"id": i, "customer": format!("customer-{}", i % 10_000), "country": country,
+            "amount": (i % 100_000) as f64 / 100.0, "quantity": (i % 7) as i32, "note": note,
+            "ordered_at": 1_767_225_600_000u64 + i}
+    })
+    .to_string()
+}
+
+fn produce(topic: &str, n: u64) -> Result<u64> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", env("SLUICE_BOOTSTRAP_SERVERS"))
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .set("compression.type", "lz4")
+        .create()?;
+    let mut bytes = 0;
+    for i in 0..n {
+        let payload = envelope(i);
+        bytes += payload.len() as u64;
+        let mut rec = Some(BaseRecord::<(), String>::to(topic).partition((i % PARTITIONS as u64) as i32).payload(&payload));
+        while let Some(r) = rec.take() {
+            if let Err((_, r)) = producer.send(r) {
+                producer.poll(Duration::from_millis(20));
+                rec = Some(r);
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120))?;
+    Ok(bytes)
+}
+
+/// One rdkafka consumer reads every partition from the start; timed from the first message.
+fn raw_consume(topic: &str, n: u64) -> Result<Row> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", env("SLUICE_BOOTSTRAP_SERVERS"))
+        .set("group.id", unique("bench-raw"))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let (mut count, mut bytes, mut start) = (0u64, 0u64, None);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while count < n {
+        if Instant::now() > deadline {
+            bail!("raw consume read only {count} of {n}");
+        }
+        if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+            let m = m?;
+            start.get_or_insert_with(Instant::now);
+            count += 1;
+            bytes += m.payload().map_or(0, |p| p.len() as u64);
+        }
+    }
+    let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
+    Ok(Row { name: "raw consume (rdkafka, 1 consumer)".into(), records: count - 1, bytes, elapsed, peak_rss_mib: None })
+}
+
+struct S3 {
+    rt: tokio::runtime::Runtime,
+    client: aws_sdk_s3::Client,
+}
+
+impl S3 {
+    fn new() -> S3 {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        let creds = aws_credential_types::Credentials::new(env("SLUICE_S3_ACCESS_KEY"), env("SLUICE_S3_SECRET_KEY"), None, None, "bench");
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(env("SLUICE_S3_REGION")))
+            .endpoint_url(env("SLUICE_S3_ENDPOINT"))
+            .force_path_style(true)
+            .credentials_provider(creds)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        S3 { rt, client: aws_sdk_s3::Client::from_conf(conf) }
+    }
+
+    fn create_bucket(&self, b: &str) -> Result<()> {
+        self.rt.block_on(self.client.create_bucket().bucket(b).send()).context("create bucket")?;
+        Ok(())
+    }
+
+    /// Object keys and sizes.
+    fn objects(&self, b: &str) -> Result<BTreeMap<String, u64>> {
+        let out = self.rt.block_on(self.client.list_objects_v2().bucket(b).send()).context("list bucket")?;
+        Ok(out.contents().iter().map(|o| (o.key().unwrap_or_default().to_string(), o.size().unwrap_or(0) as u64)).collect())
+    }
+}
+
+fn write_props(path: &std::path::Path, props: &[(&str, String)]) -> Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    for (k, v) in props {
+        writeln!(f, "{k}={v}")?;
+    }
+    Ok(())
+}
+
+/// Runs a worker with the S3 sink in `format` until every object is there.
+fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label: &str) -> Result<(Row, u64)> {
+    let dir = std::env::temp_dir().join(unique("bench-s3"));
+    std::fs::create_dir_all(&dir)?;
+    let bucket = unique("bench-s3");
+    s3.create_bucket(&bucket)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    write_props(&dir.join("worker.properties"), &[
+        ("bootstrap.servers", env("SLUICE_BOOTSTRAP_SERVERS")),
+        ("offset.storage.file.filename", dir.join("offsets.json").display().to_string()),
+        ("listeners", format!("http://127.0.0.1:{port}")),
+        ("consumer.session.timeout.ms", "6000".into()),
+        ("consumer.heartbeat.interval.ms", "1000".into()),
+        ("consumer.max.poll.records", "5000".into()),
+    ])?;
+    write_props(&dir.join("s3.properties"), &[
+        ("name", unique("bench-s3")),
+        ("connector.class", "S3SinkConnector".into()),
+        ("topics", topic.into()),
+        ("key.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
+        ("value.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
+        ("value.converter.schemas.enable", "true".into()),
+        ("s3.bucket.name", bucket.clone()),
+        ("s3.region", env("SLUICE_S3_REGION")),
+        ("store.url", env("SLUICE_S3_ENDPOINT")),
+        ("aws.access.key.id", env("SLUICE_S3_ACCESS_KEY")),
+        ("aws.secret.access.key", env("SLUICE_S3_SECRET_KEY")),
+        ("format.class", format.into()),
+        ("flush.size", FLUSH.to_string()),
+    ])?;
+    let log = std::fs::File::create(dir.join("worker.log"))?;
+    let mut child: Child = Command::new(sluice_bin())
+        .args(["standalone", "worker.properties", "s3.properties"])
+        .current_dir(&dir)
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .context("spawn sluice")?;
+    let expected = n / FLUSH;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let (mut first, mut first_records) = (None, 0u64);
+    let result = loop {
+        if Instant::now() > deadline {
+            break Err(anyhow::anyhow!("only {} of {expected} objects after 600 s (log in {})", s3.objects(&bucket)?.len(), dir.display()));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(anyhow::anyhow!("worker exited: {status} (log in {})", dir.display()));
+        }
+        let objects = s3.objects(&bucket)?;
+        let count = objects.len() as u64;
+        if count > 0 && first.is_none() {
+            first = Some(Instant::now());
+            first_records = count * FLUSH;
+        }
+        if count >= expected {
+            let elapsed = first.map(|f| f.elapsed()).unwrap_or_default();
+            let stored: u64 = objects.values().sum();
+            let records = n - first_records;
+            let bytes = topic_bytes / n * records;
+            break Ok((Row { name: label.into(), records, bytes, elapsed, peak_rss_mib: peak_rss_mib(child.id()) }, stored));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    result
+}
+
+fn main() -> Result<()> {
+    let n: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(400_000);
+    let n = n / (FLUSH * PARTITIONS as u64) * FLUSH * PARTITIONS as u64;
+    let topic = unique("bench-s3");
+    println!("producing {n} records to {topic} ({PARTITIONS} partitions)...");
+    let bytes = produce(&topic, n)?;
+    println!("{:.1} MiB of Connect JSON envelopes (avg {} B)", bytes as f64 / 1_048_576.0, bytes / n);
+    let raw = raw_consume(&topic, n)?;
+    let s3 = S3::new();
+    let (json, json_stored) = sink_run(&s3, &topic, n, bytes, "io.confluent.connect.s3.format.json.JsonFormat", "sluice S3 sink, JsonFormat")?;
+    let (parquet, pq_stored) = sink_run(&s3, &topic, n, bytes, "io.confluent.connect.s3.format.parquet.ParquetFormat", "sluice S3 sink, ParquetFormat (snappy)")?;
+    print_table("Kafka → S3 (s3s-fs), one task, MiB/s of consumed Kafka payload", &[raw, json, parquet], |i| (i > 0).then_some(0));
+    println!("stored: JSON {:.1} MiB, Parquet {:.1} MiB", json_stored as f64 / 1_048_576.0, pq_stored as f64 / 1_048_576.0);
+    Ok(())
+}

@@ -1,0 +1,376 @@
+//! The sink task: buffers each Kafka partition's records in open files (one per encoded
+//! partition), rotates them, uploads them, and tells the runtime which offsets are safe.
+//!
+//! Per Kafka partition, the open files form one *commit*: they are uploaded together when
+//! `flush.size` records were written since the last commit, when a record's timestamp is
+//! `rotate.interval.ms` past the commit's first one, when the value schema changes (see
+//! [`crate::config::SchemaCompatibility`]), when the partition's buffer passes
+//! `buffer.partition.max.bytes`, or on the `rotate.schedule.interval.ms` wall-clock schedule.
+//! The first four depend on the records alone, so a replay writes the same objects with the same
+//! bytes. Only after every object of a commit is uploaded does `pre_commit` report its offset.
+//!
+//! At `open` the task lists the partition's objects, takes the one with the highest start
+//! offset and reads its next-offset metadata; it rewinds the consumer there and drops any
+//! replayed record below it, so a crash between upload and offset commit writes nothing twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{Offset, TimeZone, Utc};
+use sluice_sdk::{ConnectError, ConnectResult, Props, SchemaRef, SinkRecord, SinkTask, SinkTaskContext, TopicPartition, async_trait};
+
+use crate::config::{S3SinkConfig, SchemaCompatibility};
+use crate::format::{RecordWriter, new_writer};
+use crate::storage::{CommitMeta, S3Storage};
+
+struct OpenFile {
+    key: String,
+    writer: Box<dyn RecordWriter>,
+}
+
+/// The state of one Kafka partition.
+#[derive(Default)]
+struct PartitionWriter {
+    /// Open files by encoded partition (sorted, so uploads happen in a stable order).
+    files: BTreeMap<String, OpenFile>,
+    /// Finished objects of a commit whose upload has not completed yet, and that commit's offset.
+    pending: Vec<(String, Vec<u8>)>,
+    pending_first: i64,
+    pending_next: i64,
+    pending_files: usize,
+    /// Records written to the open files.
+    count: u64,
+    /// The first record's offset in the open files.
+    first_offset: Option<i64>,
+    /// The extracted timestamp of the first record in the open files (rotate.interval.ms).
+    base_ts: Option<i64>,
+    /// Wall-clock ms at which the open files rotate (rotate.schedule.interval.ms).
+    scheduled_at: Option<i64>,
+    /// One past the last record handled; records below are replays and are skipped.
+    next_offset: Option<i64>,
+    /// The schema of the open files.
+    schema: Option<SchemaRef>,
+}
+
+impl PartitionWriter {
+    fn buffered(&self) -> usize {
+        self.files.values().map(|f| f.writer.buffered_bytes()).sum::<usize>() + self.pending.iter().map(|(_, b)| b.len()).sum::<usize>()
+    }
+
+    fn has_data(&self) -> bool {
+        !self.files.is_empty() || !self.pending.is_empty()
+    }
+}
+
+/// `S3SinkTask`.
+#[derive(Default)]
+pub struct S3SinkTask {
+    cfg: Option<S3SinkConfig>,
+    storage: Option<S3Storage>,
+    ctx: Option<Arc<dyn SinkTaskContext>>,
+    partitions: HashMap<TopicPartition, PartitionWriter>,
+}
+
+fn not_started() -> ConnectError {
+    ConnectError::fatal("S3 sink task used before start")
+}
+
+impl S3SinkTask {
+    fn parts(&self) -> ConnectResult<(&S3SinkConfig, &S3Storage)> {
+        match (&self.cfg, &self.storage) {
+            (Some(c), Some(s)) => Ok((c, s)),
+            _ => Err(not_started()),
+        }
+    }
+
+    /// `topics.dir/TOPIC/ENCODED/TOPIC+PARTITION+OFFSET.EXT`.
+    fn object_key(cfg: &S3SinkConfig, tp: &TopicPartition, encoded: &str, offset: i64) -> String {
+        let d = &cfg.directory_delim;
+        let f = &cfg.file_delim;
+        let prefix = if cfg.topics_dir.is_empty() { String::new() } else { format!("{}{d}", cfg.topics_dir) };
+        format!("{prefix}{topic}{d}{encoded}{d}{topic}{f}{p}{f}{offset:0width$}{ext}", topic = tp.topic, p = tp.partition, width = cfg.zero_pad, ext = cfg.extension())
+    }
+
+    /// Finishes the open files of `tp` and uploads them (and any earlier pending ones).
+    async fn commit(&mut self, tp: &TopicPartition) -> ConnectResult<()> {
+        let storage = self.storage.clone().ok_or_else(not_started)?;
+        let Some(pw) = self.partitions.get_mut(tp) else { return Ok(()) };
+        if !pw.files.is_empty() {
+            if !pw.pending.is_empty() {
+                // An earlier commit is still pending: finish it first, keeping the order.
+                upload_pending(&storage, pw).await?;
+            }
+            let files = std::mem::take(&mut pw.files);
+            pw.pending_next = pw.next_offset.unwrap_or_default();
+            pw.pending_first = pw.first_offset.unwrap_or(pw.pending_next);
+            pw.pending_files = files.len();
+            for (_, f) in files {
+                let bytes = f.writer.finish()?;
+                pw.pending.push((f.key, bytes));
+            }
+            pw.count = 0;
+            pw.first_offset = None;
+            pw.base_ts = None;
+            pw.scheduled_at = None;
+        }
+        upload_pending(&storage, pw).await
+    }
+
+    /// Writes one record of `tp`, rotating before or after as the rules say.
+    async fn write_record(&mut self, tp: &TopicPartition, r: &SinkRecord) -> ConnectResult<()> {
+        let cfg = self.cfg.as_ref().ok_or_else(not_started)?;
+        let pw = self.partitions.entry(tp.clone()).or_default();
+        if pw.next_offset.is_some_and(|n| r.kafka_offset < n) {
+            return Ok(()); // a replay of a record already written or uploaded
+        }
+        if r.value.is_null() {
+            if cfg.ignore_null_values {
+                pw.next_offset = Some(r.kafka_offset + 1);
+                return Ok(());
+            }
+            return Err(ConnectError::data(format!(
+                "null value at {tp} offset {}: set behavior.on.null.values=ignore to skip tombstones",
+                r.kafka_offset
+            )));
+        }
+        let ts = match (cfg.rotate_interval_ms, &cfg.partitioner) {
+            (Some(_), _) | (_, crate::partitioner::PartitionerKind::TimeBased { .. }) => Some(cfg.extractor.extract(r)?),
+            _ => None,
+        };
+        let encoded = cfg.partitioner.encode(r, &cfg.extractor, &cfg.directory_delim)?;
+        // Rotation before the record: pending uploads, schema change, record time.
+        let mut rotate = !pw.pending.is_empty() || cfg.flush_size <= pw.count;
+        let mut adopt_schema = None;
+        if let (Some(cur), Some(new)) = (&pw.schema, &r.value_schema)
+            && !Arc::ptr_eq(cur, new)
+            && cur != new
+        {
+            let newer = match (cur.version, new.version) {
+                (Some(a), Some(b)) => b > a,
+                _ => true,
+            };
+            match cfg.schema_compatibility {
+                SchemaCompatibility::None => {
+                    rotate = true;
+                    adopt_schema = Some(new.clone());
+                }
+                _ if newer => {
+                    rotate = true;
+                    adopt_schema = Some(new.clone());
+                }
+                _ => {} // an older version: projected onto the open files' schema
+            }
+        }
+        if let (Some(interval), Some(base), Some(t)) = (cfg.rotate_interval_ms, pw.base_ts, ts)
+            && t - base >= interval
+        {
+            rotate = true;
+        }
+        if rotate && pw.has_data() {
+            self.commit(tp).await?;
+        }
+        let cfg = self.cfg.as_ref().ok_or_else(not_started)?;
+        let pw = self.partitions.entry(tp.clone()).or_default();
+        if let Some(s) = adopt_schema.or_else(|| if pw.schema.is_none() || pw.files.is_empty() { r.value_schema.clone() } else { None }) {
+            pw.schema = Some(s);
+        }
+        if cfg.format.needs_schema() && pw.schema.is_none() {
+            return Err(ConnectError::data(format!("{tp} offset {}: this format needs records with a value schema", r.kafka_offset)));
+        }
+        if !pw.files.contains_key(&encoded) {
+            let key = Self::object_key(cfg, tp, &encoded, r.kafka_offset);
+            let writer = new_writer(cfg, pw.schema.as_ref(), &key)?;
+            pw.files.insert(encoded.clone(), OpenFile { key, writer });
+        }
+        if let Some(f) = pw.files.get_mut(&encoded) {
+            f.writer.write(r)?;
+        }
+        pw.count += 1;
+        pw.first_offset.get_or_insert(r.kafka_offset);
+        if let Some(t) = ts {
+            pw.base_ts.get_or_insert(t);
+        }
+        if let Some(interval) = cfg.rotate_schedule_interval_ms
+            && pw.scheduled_at.is_none()
+        {
+            pw.scheduled_at = Some(next_schedule(Utc::now().timestamp_millis(), interval, &cfg.timezone));
+        }
+        pw.next_offset = Some(r.kafka_offset + 1);
+        // Rotation after the record: size.
+        if pw.count >= cfg.flush_size || pw.buffered() >= cfg.buffer_partition_max {
+            self.commit(tp).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits partitions whose wall-clock schedule is due, and the largest one while the
+    /// task's total buffer is over its limit.
+    async fn housekeeping(&mut self) -> ConnectResult<()> {
+        let cfg = self.cfg.as_ref().ok_or_else(not_started)?;
+        let now = Utc::now().timestamp_millis();
+        let due: Vec<TopicPartition> = self.partitions.iter().filter(|(_, pw)| pw.scheduled_at.is_some_and(|t| now >= t)).map(|(tp, _)| tp.clone()).collect();
+        let limit = cfg.buffer_total_max;
+        for tp in due {
+            self.commit(&tp).await?;
+        }
+        for _ in 0..self.partitions.len() {
+            if self.partitions.values().map(PartitionWriter::buffered).sum::<usize>() <= limit {
+                break;
+            }
+            let Some(largest) = self.partitions.iter().max_by_key(|(_, pw)| pw.buffered()).map(|(tp, _)| tp.clone()) else { break };
+            tracing::warn!(partition = %largest, limit, "buffer.total.max.bytes reached: committing the largest partition early (file boundaries now depend on timing)");
+            self.commit(&largest).await?;
+        }
+        Ok(())
+    }
+
+    /// The next offset to read of `tp` according to the bucket.
+    async fn recover(storage: &S3Storage, cfg: &S3SinkConfig, tp: &TopicPartition, listing: &mut HashMap<String, Vec<String>>) -> ConnectResult<Option<i64>> {
+        let d = &cfg.directory_delim;
+        let prefix = if cfg.topics_dir.is_empty() { format!("{}{d}", tp.topic) } else { format!("{}{d}{}{d}", cfg.topics_dir, tp.topic) };
+        if !listing.contains_key(&prefix) {
+            let keys = storage.list(&prefix).await?;
+            listing.insert(prefix.clone(), keys);
+        }
+        let file_prefix = format!("{}{f}{}{f}", tp.topic, tp.partition, f = cfg.file_delim);
+        let ext = cfg.extension();
+        let starts: Vec<(i64, &String)> = listing
+            .get(&prefix)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| {
+                let name = key.rsplit(d.as_str()).next().unwrap_or(key);
+                let start = name.strip_prefix(&file_prefix)?.strip_suffix(&ext)?.parse::<i64>().ok()?;
+                Some((start, key))
+            })
+            .collect();
+        let Some(&(start, key)) = starts.iter().max_by_key(|(s, _)| *s) else { return Ok(None) };
+        Ok(Some(match storage.commit_meta_of(key).await? {
+            // The newest commit is complete when all its objects (those starting at or after its
+            // first offset) are there; else it is written again from its first offset.
+            Some(m) if starts.iter().filter(|(s, _)| *s >= m.first).count() >= m.files => m.next,
+            Some(m) => m.first,
+            // Not ours (another tool wrote it): rewrite from the newest object's start.
+            None => start,
+        }))
+    }
+}
+
+/// The next wall-clock rotation after `now`, on the `interval` grid aligned to the zone's midnight.
+fn next_schedule(now: i64, interval: i64, tz: &chrono_tz::Tz) -> i64 {
+    let offset = tz.timestamp_millis_opt(now).single().map(|t| t.offset().fix().local_minus_utc() as i64 * 1000).unwrap_or(0);
+    let local = now + offset;
+    (local.div_euclid(interval) + 1) * interval - offset
+}
+
+/// Uploads the pending objects of one commit, removing each once stored.
+async fn upload_pending(storage: &S3Storage, pw: &mut PartitionWriter) -> ConnectResult<()> {
+    let meta = CommitMeta { first: pw.pending_first, next: pw.pending_next, files: pw.pending_files };
+    while let Some((key, bytes)) = pw.pending.first() {
+        storage.put(key, bytes.clone(), meta).await?;
+        tracing::debug!(key = %key, bytes = bytes.len(), "uploaded");
+        pw.pending.remove(0);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl SinkTask for S3SinkTask {
+    async fn start(&mut self, props: Props, ctx: Arc<dyn SinkTaskContext>) -> ConnectResult<()> {
+        let cfg = S3SinkConfig::parse(&props)?;
+        let storage = S3Storage::new(&cfg);
+        storage.check_bucket().await?;
+        self.cfg = Some(cfg);
+        self.storage = Some(storage);
+        self.ctx = Some(ctx);
+        Ok(())
+    }
+
+    async fn open(&mut self, partitions: &[TopicPartition]) -> ConnectResult<()> {
+        let (cfg, storage) = self.parts()?;
+        let (cfg, storage) = (cfg.clone(), storage.clone());
+        let mut listing = HashMap::new();
+        let mut resets = HashMap::new();
+        for tp in partitions {
+            let next = Self::recover(&storage, &cfg, tp, &mut listing).await?;
+            let pw = PartitionWriter { next_offset: next, ..PartitionWriter::default() };
+            self.partitions.insert(tp.clone(), pw);
+            if let Some(n) = next {
+                let connector = self.ctx.as_ref().map(|c| c.connector().to_string()).unwrap_or_default();
+                tracing::info!(connector, partition = %tp, next_offset = n, "recovered the partition's position from the bucket");
+                resets.insert(tp.clone(), n);
+            }
+        }
+        if let (Some(ctx), false) = (&self.ctx, resets.is_empty()) {
+            ctx.reset_offsets(resets);
+        }
+        Ok(())
+    }
+
+    async fn put(&mut self, records: Vec<SinkRecord>) -> ConnectResult<()> {
+        // Retries of an earlier failed upload come first, so commits stay in offset order.
+        let with_pending: Vec<TopicPartition> = self.partitions.iter().filter(|(_, pw)| !pw.pending.is_empty()).map(|(tp, _)| tp.clone()).collect();
+        for tp in with_pending {
+            self.commit(&tp).await?;
+        }
+        let mut tp = TopicPartition::new("", -1);
+        for r in &records {
+            if tp.partition != r.kafka_partition || tp.topic != r.topic {
+                tp = TopicPartition::new(r.topic.clone(), r.kafka_partition);
+            }
+            self.write_record(&tp, r).await?;
+        }
+        self.housekeeping().await
+    }
+
+    async fn pre_commit(&mut self, offsets: &HashMap<TopicPartition, i64>) -> ConnectResult<HashMap<TopicPartition, i64>> {
+        if let Err(e) = self.housekeeping().await {
+            if !e.is_retriable() {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "S3 unavailable; offsets stay at the last uploaded commit");
+        }
+        let mut safe = HashMap::new();
+        for (tp, off) in offsets {
+            match self.partitions.get(tp) {
+                Some(pw) if !pw.pending.is_empty() => {
+                    safe.insert(tp.clone(), pw.pending_first);
+                }
+                Some(pw) if !pw.files.is_empty() => {
+                    if let Some(first) = pw.first_offset {
+                        safe.insert(tp.clone(), first);
+                    }
+                }
+                _ => {
+                    safe.insert(tp.clone(), *off);
+                }
+            }
+        }
+        Ok(safe)
+    }
+
+    async fn close(&mut self, partitions: &[TopicPartition]) -> ConnectResult<()> {
+        for tp in partitions {
+            // Buffered records are dropped: the next owner re-reads them from the committed offset.
+            self.partitions.remove(tp);
+        }
+        Ok(())
+    }
+
+    async fn stop(&mut self) {
+        self.partitions.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_aligns_to_the_zone() {
+        // 2026-01-01T01:03:04Z, hourly → 02:00Z.
+        assert_eq!(next_schedule(1_767_229_384_000, 3_600_000, &chrono_tz::UTC), 1_767_232_800_000);
+        let kolkata: chrono_tz::Tz = "Asia/Kolkata".parse().unwrap(); // +05:30: hours start at :30 UTC
+        assert_eq!(next_schedule(1_767_229_384_000, 3_600_000, &kolkata), 1_767_231_000_000);
+    }
+}
