@@ -121,6 +121,13 @@ impl Plugins {
                     task: || Box::new(DatagenTask::default()),
                 },
             },
+            ConnectorPlugin {
+                desc: desc(sluice_connector_postgres::CLASS, PluginType::Source, sluice_connector_postgres::VERSION.into()),
+                factory: ConnectorFactory::Source {
+                    connector: || Box::new(sluice_connector_postgres::PostgresConnector::default()),
+                    task: || Box::new(sluice_connector_postgres::PostgresSourceTask::default()),
+                },
+            },
         ];
         let converters = vec![
             ConverterPlugin {
@@ -177,6 +184,9 @@ mod tests {
             assert_eq!(p.connector(name).unwrap().desc.class, "org.apache.kafka.connect.file.FileStreamSourceConnector");
         }
         assert!(p.connector("Datagen").is_ok());
+        for name in ["io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector", "Postgres"] {
+            assert_eq!(p.connector(name).unwrap().desc.class, sluice_connector_postgres::CLASS);
+        }
         assert!(p.converter("JsonConverter").is_ok());
         assert!(p.converter("org.apache.kafka.connect.storage.StringConverter").is_ok());
         let err = p.connector("com.example.Missing").err().map(|e| e.to_string()).unwrap_or_default();
