@@ -28,7 +28,7 @@ pub fn pg_error(context: &str, e: tokio_postgres::Error) -> ConnectError {
     let transient = match e.as_db_error() {
         None => true,
         // connection_exception, operator_intervention (admin shutdown, cannot connect now)
-        Some(db) => db.code().code().starts_with("08") || db.code().code().starts_with("57"),
+        Some(db) => db.code().code().starts_with("08") || db.code().code().starts_with("57") || db.code().code() == "55006",
     };
     if transient || e.is_closed() { ConnectError::Retriable(msg) } else { ConnectError::Fatal(msg) }
 }

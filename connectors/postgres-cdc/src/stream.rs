@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{StreamExt, pin_mut};
@@ -50,12 +51,15 @@ pub struct ChangeStream {
 }
 
 impl ChangeStream {
-    pub fn start(cfg: Arc<PostgresConfig>, plan: Plan) -> ChangeStream {
+    /// Starts the reader. `acknowledged` is the slot position the task may confirm (see
+    /// [`crate::task`]); the reader advances the slot to it between peeks, since Postgres
+    /// refuses to advance a slot while a peek is reading it.
+    pub fn start(cfg: Arc<PostgresConfig>, plan: Plan, acknowledged: Arc<AtomicU64>) -> ChangeStream {
         let depth = (cfg.max_queue / cfg.max_batch).max(1);
         let (tx, rx) = mpsc::channel(depth);
         let handle = tokio::spawn(async move {
             let out = Out { tx, batch: Vec::with_capacity(cfg.max_batch), max: cfg.max_batch };
-            if let Err(e) = run(cfg, plan, out.clone_sender()).await {
+            if let Err(e) = run(cfg, plan, acknowledged, out.clone_sender()).await {
                 let _ = out.tx.send(Err(e)).await;
             }
         });
@@ -105,7 +109,7 @@ pub fn now_us() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
-async fn run(cfg: Arc<PostgresConfig>, plan: Plan, mut out: Out) -> ConnectResult<()> {
+async fn run(cfg: Arc<PostgresConfig>, plan: Plan, acknowledged: Arc<AtomicU64>, mut out: Out) -> ConnectResult<()> {
     let mapping = TypeMapping { decimal: cfg.decimal_mode, time: cfg.time_mode };
     let peek = client::connect(&cfg).await?;
     let catalog = client::connect(&cfg).await?;
@@ -119,9 +123,30 @@ async fn run(cfg: Arc<PostgresConfig>, plan: Plan, mut out: Out) -> ConnectResul
     }
     let mut d = Decoder::new(cfg.clone(), mapping, plan.after);
     let mut last_heartbeat = Instant::now();
+    let mut confirmed = 0u64;
     loop {
+        let target = acknowledged.load(Ordering::Acquire);
+        if target > confirmed {
+            match client::advance_slot(&peek, &cfg.slot, target).await {
+                Ok(()) => {
+                    tracing::debug!(lsn = %pgoutput::format_lsn(target), "advanced replication slot");
+                    confirmed = target;
+                }
+                Err(e) if is_busy(&e) => tracing::debug!(error = %e, "slot busy; advancing later"),
+                Err(e) => return Err(e),
+            }
+        }
         let emitted_before = d.emitted;
-        let flush = peek_round(&peek, &catalog, &mut d, &mut out).await?;
+        let flush = match peek_round(&peek, &catalog, &mut d, &mut out).await {
+            Ok(f) => f,
+            Err(e) if is_busy(&e) => {
+                // Someone else (a manual peek, or pg_recvlogical) is reading the slot right now.
+                tracing::debug!(error = %e, "slot busy; reading later");
+                tokio::time::sleep(cfg.poll_interval).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         out.flush().await?;
         if let Some(interval) = cfg.heartbeat_interval
             && last_heartbeat.elapsed() >= interval
@@ -156,6 +181,11 @@ async fn peek_round(peek: &Client, catalog: &Client, d: &mut Decoder, out: &mut 
         d.handle(catalog, u64::from(lsn), msg, out).await?;
     }
     Ok(u64::from(flush))
+}
+
+/// `object_in_use` (55006): the slot is being read by another session.
+fn is_busy(e: &ConnectError) -> bool {
+    e.to_string().contains("(55006)")
 }
 
 fn slot_error(slot: &str, e: tokio_postgres::Error) -> ConnectError {

@@ -4,7 +4,8 @@
 //!
 //! Slot safety: `commit_record` sees acknowledged records in order; each `lsn_flush` it sees is a
 //! point all of whose earlier changes are in Kafka. `commit` (called after the runtime stored
-//! the offsets) advances the slot to the highest such point. A crash between the two replays at
+//! the offsets) publishes the highest such point, and the reader advances the slot to it before
+//! its next peek (Postgres refuses to advance a slot while it is being read). A crash between the two replays at
 //! most the unstored window; the stored offset's position filters the replay, so duplicates come
 //! only from records acknowledged but whose offsets were not yet stored.
 //!
@@ -13,29 +14,27 @@
 //! fails with the last error.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sluice_sdk::{ConnectError, ConnectResult, OffsetMap, Props, RecordMetadata, SourceRecord, SourceTask, SourceTaskContext, async_trait};
-use tokio_postgres::Client;
 
 use crate::client;
 use crate::config::{PostgresConfig, SnapshotMode};
 use crate::offset::{self, Position, Resume};
-use crate::pgoutput::format_lsn;
 use crate::stream::{ChangeStream, POLL_WAIT, Plan};
 
 /// The Postgres CDC source task (one per connector, as with Debezium).
 #[derive(Default)]
 pub struct PostgresSourceTask {
     cfg: Option<Arc<PostgresConfig>>,
-    /// The connection that advances the slot.
-    control: Option<Client>,
     stream: Option<ChangeStream>,
     /// What a restarted reader must do: updated with every batch handed out.
     plan: Option<Plan>,
     failures: u32,
-    /// The highest slot position acknowledged so far, and the one the slot was advanced to.
+    /// The highest slot position acknowledged so far (`commit_record`).
     acknowledged: u64,
-    confirmed: u64,
+    /// What the reader may confirm to the slot: `acknowledged` as of the last `commit`.
+    shared_ack: Arc<AtomicU64>,
     finished: bool,
 }
 
@@ -54,14 +53,6 @@ impl PostgresSourceTask {
             }
             Resume::SnapshotIncomplete | Resume::Fresh => {}
         }
-    }
-
-    async fn ensure_control(&mut self) -> ConnectResult<&Client> {
-        if self.control.as_ref().is_none_or(|c| c.is_closed()) {
-            let cfg = self.cfg()?.clone();
-            self.control = Some(client::connect(&cfg).await?);
-        }
-        self.control.as_ref().ok_or_else(|| ConnectError::fatal("no control connection"))
     }
 }
 
@@ -99,11 +90,9 @@ impl SourceTask for PostgresSourceTask {
             (Resume::Stream { after, flush }, Some(confirmed)) => {
                 plan.after = after;
                 plan.snapshot = mode == SnapshotMode::Always;
-                self.confirmed = confirmed;
                 if let Some(f) = flush.filter(|&f| f > confirmed) {
                     // Acknowledged and stored before the last stop, but the slot never heard.
                     client::advance_slot(&control, &cfg.slot, f).await?;
-                    self.confirmed = f;
                 }
                 if mode == SnapshotMode::InitialOnly {
                     self.finished = true;
@@ -112,10 +101,9 @@ impl SourceTask for PostgresSourceTask {
         }
         tracing::info!(slot = %cfg.slot, publication = %cfg.publication, snapshot = plan.snapshot, after = ?plan.after, "postgres cdc task starting");
         if !self.finished {
-            self.stream = Some(ChangeStream::start(cfg.clone(), plan));
+            self.stream = Some(ChangeStream::start(cfg.clone(), plan, self.shared_ack.clone()));
         }
         self.plan = Some(plan);
-        self.control = Some(control);
         self.cfg = Some(cfg);
         Ok(())
     }
@@ -153,7 +141,7 @@ impl SourceTask for PostgresSourceTask {
                 self.failures += 1;
                 tracing::warn!(error = %e, attempt = self.failures, "postgres change stream failed; restarting it");
                 if let Some(plan) = self.plan {
-                    self.stream = Some(ChangeStream::start(cfg, plan));
+                    self.stream = Some(ChangeStream::start(cfg, plan, self.shared_ack.clone()));
                 }
                 Err(e)
             }
@@ -168,33 +156,12 @@ impl SourceTask for PostgresSourceTask {
     }
 
     async fn commit(&mut self) -> ConnectResult<()> {
-        if self.acknowledged <= self.confirmed {
-            return Ok(());
-        }
-        let target = self.acknowledged;
-        let slot = self.cfg()?.slot.clone();
-        let result = match self.ensure_control().await {
-            Ok(c) => client::advance_slot(c, &slot, target).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                tracing::debug!(slot = %slot, lsn = %format_lsn(target), "advanced replication slot");
-                self.confirmed = target;
-                Ok(())
-            }
-            // The reader reports a lost server; the next commit tries again.
-            Err(e) if e.is_retriable() => {
-                tracing::warn!(error = %e, "cannot advance the replication slot now");
-                self.control = None;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        // The offsets are stored: the reader may now confirm this position to the slot.
+        self.shared_ack.fetch_max(self.acknowledged, Ordering::AcqRel);
+        Ok(())
     }
 
     async fn stop(&mut self) {
         self.stream = None;
-        self.control = None;
     }
 }
