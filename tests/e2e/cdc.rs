@@ -513,3 +513,35 @@ fn a_slot_dropped_by_hand_fails_the_task_saying_what_to_do() {
     });
     assert!(trace.contains(&n.slot) && trace.contains("does not exist") && trace.contains("snapshot"), "{trace}");
 }
+
+#[test]
+fn lost_database_sessions_are_retried_then_fail_the_task_with_the_reason() {
+    let n = names();
+    let _slot = slot(&n);
+    let pg = Pg::connect();
+    let t = ident("lost");
+    pg.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY)"));
+    let dir = scratch("cdc-lost");
+    let port = free_port();
+    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[("errors.max.retries", "3")])]);
+    w.start();
+    w.wait_running(&n.connector, 1);
+    let topic = format!("{}.public.{t}", n.prefix);
+    let kill_sessions = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice-cdc:{}'", n.slot);
+    pg.exec(&format!("INSERT INTO {t} VALUES (1)"));
+    consume_until(&topic, Duration::from_secs(30), |m| !m.is_empty());
+    // One lost session: the reader reconnects and nothing is lost.
+    pg.exec(&kill_sessions);
+    pg.exec(&format!("INSERT INTO {t} VALUES (2)"));
+    let msgs = consume_until(&topic, Duration::from_secs(30), |m| ids(m).len() >= 2);
+    assert_eq!(ids(&msgs).len(), 2);
+    // The database keeps dropping the connector: after errors.max.retries the task fails with
+    // the reason, and the worker stays up.
+    let trace = wait_for(Duration::from_secs(60), "the task to fail", || {
+        pg.exec(&kill_sessions);
+        let (_, body) = w.get(&format!("/connectors/{}/status", n.connector))?;
+        (body["tasks"][0]["state"] == "FAILED").then(|| body["tasks"][0]["trace"].as_str().unwrap_or_default().to_string())
+    });
+    assert!(trace.contains("gave up after 3 retries"), "{trace}");
+    assert!(w.get("/connectors").is_some_and(|(code, _)| code == 200), "the worker is unaffected");
+}

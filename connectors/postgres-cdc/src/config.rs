@@ -264,7 +264,9 @@ impl PostgresConfig {
     /// A libpq-style connection config.
     pub fn pg_config(&self) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
-        c.host(&self.host).port(self.port).user(&self.user).dbname(&self.dbname).application_name("sluice-postgres-cdc");
+        // Named after the slot, so an operator can tell the connector's sessions apart.
+        let app = format!("sluice-cdc:{}", self.slot);
+        c.host(&self.host).port(self.port).user(&self.user).dbname(&self.dbname).application_name(&app);
         c.connect_timeout(Duration::from_secs(10));
         if !self.password.is_empty() {
             c.password(&self.password);

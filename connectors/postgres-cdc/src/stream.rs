@@ -133,6 +133,8 @@ async fn run(cfg: Arc<PostgresConfig>, plan: Plan, acknowledged: Arc<AtomicU64>,
                     confirmed = target;
                 }
                 Err(e) if is_busy(&e) => tracing::debug!(error = %e, "slot busy; advancing later"),
+                // Already there (advanced at start, or by an earlier reader of this task).
+                Err(e) if e.to_string().contains("minimum is") => confirmed = target,
                 Err(e) => return Err(e),
             }
         }
@@ -156,6 +158,14 @@ async fn run(cfg: Arc<PostgresConfig>, plan: Plan, acknowledged: Arc<AtomicU64>,
         }
         if d.emitted == emitted_before {
             tokio::time::sleep(cfg.poll_interval).await;
+        } else {
+            // The next peek re-decodes everything the slot has not confirmed: give the runtime
+            // up to poll.interval.ms to acknowledge this round first, so Postgres does not
+            // decode the same WAL over and over while the records are still on their way.
+            let deadline = Instant::now() + cfg.poll_interval;
+            while acknowledged.load(Ordering::Acquire) < d.last_flush && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
     }
 }
@@ -239,6 +249,8 @@ pub struct Decoder {
     /// The last record of the open transaction, held until the next one or the Commit.
     held: Option<SourceRecord>,
     last_commit_end: u64,
+    /// The slot position the last record handed out allows (end of its transaction).
+    last_flush: u64,
     /// Records at or before this position were handed out already.
     after: Position,
     /// Records handed out by this decoder.
@@ -255,6 +267,7 @@ impl Decoder {
             tx: None,
             held: None,
             last_commit_end: 0,
+            last_flush: 0,
             after,
             emitted: 0,
         }
@@ -270,6 +283,7 @@ impl Decoder {
                     let SourceRecord { source_offset, .. } = &held;
                     let offset = offset::with_flush(source_offset.clone(), end_lsn);
                     out.push(SourceRecord { source_offset: offset, ..held }).await?;
+                    self.last_flush = end_lsn;
                 }
                 self.last_commit_end = end_lsn;
                 self.tx = None;
