@@ -199,13 +199,15 @@ fn every_mapped_type_round_trips_into_the_debezium_envelope() {
     let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[])]);
     w.start();
     w.wait_running(&n.connector, 1);
+    let topic = format!("{}.public.{t}", n.prefix);
+    // The snapshot runs after the task reports RUNNING: let it finish before streaming a row.
+    consume_until(&topic, Duration::from_secs(60), |m| !m.is_empty());
     pg.exec(&format!(
         "INSERT INTO {t} VALUES (2, true, -7, 9007199254740993, 1.5, -2.25, 12345678.91, 3.14159, 'héllo', 'v', 'ab', '\\x00ff10',
            '2024-03-01', '01:02:03.000004', '01:02:03.5', '1970-01-01 00:00:01.000002', '1970-01-01 00:00:01.25',
            '2024-01-02 03:04:05.12+02', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{{\"k\": [1, 2]}}', '{{\"k\": 1}}', 'happy',
            '{{1,NULL,3}}', '{{\"a b\",c}}', '{{sad,ok}}')"
     ));
-    let topic = format!("{}.public.{t}", n.prefix);
     let msgs = consume_until(&topic, Duration::from_secs(60), |m| m.len() >= 2);
     assert_eq!(ops(&msgs), ["r", "c"]);
     let (snap, ins) = (&msgs[0], &msgs[1]);
