@@ -129,6 +129,20 @@ fn cdc_config(n: &Names, tables: &[&str], extra: &[(&str, &str)]) -> BTreeMap<St
     p
 }
 
+/// The names, slot guard (dropped last) and Postgres client of one test.
+fn setup() -> (Names, Slot, Pg) {
+    let n = names();
+    let slot = slot(&n);
+    (n, slot, Pg::connect())
+}
+
+/// A worker running the test's connector over `tables` (not yet started).
+fn worker(n: &Names, area: &str, tables: &[&str], extra: &[(&str, &str)]) -> Worker {
+    let dir = scratch(area);
+    let port = free_port();
+    Worker::new(&dir, worker_props(&dir, port), &[cdc_config(n, tables, extra)])
+}
+
 /// One consumed message: key and value as JSON (`Null` for a tombstone).
 #[derive(Debug, Clone)]
 struct Msg {
@@ -182,9 +196,7 @@ fn field<'a>(schema: &'a Json, name: &str) -> &'a Json {
 
 #[test]
 fn every_mapped_type_round_trips_into_the_debezium_envelope() {
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let t = ident("types");
     let mood = ident("mood");
     pg.exec(&format!(
@@ -194,9 +206,7 @@ fn every_mapped_type_round_trips_into_the_debezium_envelope() {
            u uuid, j json, jb jsonb, m {mood}, ai int[], at text[], am {mood}[]);
          INSERT INTO {t} (id, i8) VALUES (1, 0);" // before the connector: comes as a snapshot read
     ));
-    let dir = scratch("cdc-types");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[])]);
+    let mut w = worker(&n, "cdc-types", &[&t], &[]);
     w.start();
     w.wait_running(&n.connector, 1);
     let topic = format!("{}.public.{t}", n.prefix);
@@ -280,14 +290,10 @@ fn every_mapped_type_round_trips_into_the_debezium_envelope() {
 
 #[test]
 fn inserts_updates_deletes_and_truncates_become_change_events() {
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let t = ident("ops");
     pg.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, name text NOT NULL, note text)"));
-    let dir = scratch("cdc-ops");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[("skipped.operations", "none")])]);
+    let mut w = worker(&n, "cdc-ops", &[&t], &[("skipped.operations", "none")]);
     w.start();
     w.wait_running(&n.connector, 1);
     pg.exec(&format!(
@@ -314,9 +320,7 @@ fn inserts_updates_deletes_and_truncates_become_change_events() {
 
 #[test]
 fn toasted_values_come_from_the_old_row_or_as_the_placeholder() {
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let (plain, full) = (ident("toast_default"), ident("toast_full"));
     // ~40 KB of incompressible text: stored out of line (TOAST).
     let big = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 1200) g)";
@@ -324,9 +328,7 @@ fn toasted_values_come_from_the_old_row_or_as_the_placeholder() {
         "CREATE TABLE {plain} (id int PRIMARY KEY, big text, n int); CREATE TABLE {full} (id int PRIMARY KEY, big text, n int);
          ALTER TABLE {full} REPLICA IDENTITY FULL;"
     ));
-    let dir = scratch("cdc-toast");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&plain, &full], &[])]);
+    let mut w = worker(&n, "cdc-toast", &[&plain, &full], &[]);
     w.start();
     w.wait_running(&n.connector, 1);
     for t in [&plain, &full] {
@@ -347,14 +349,10 @@ fn toasted_values_come_from_the_old_row_or_as_the_placeholder() {
 
 #[test]
 fn added_and_dropped_columns_are_picked_up_from_relation_messages() {
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let t = ident("alter");
     pg.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, a text)"));
-    let dir = scratch("cdc-alter");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[])]);
+    let mut w = worker(&n, "cdc-alter", &[&t], &[]);
     w.start();
     w.wait_running(&n.connector, 1);
     // Each statement its own transaction, as schema migrations run.
@@ -390,14 +388,10 @@ fn ids(msgs: &[Msg]) -> HashMap<i64, usize> {
 fn kill_during_load_then_restart_loses_no_change() {
     // 20k rows (the issue's 100k takes too long on the shared CI machine), 40 transactions.
     let (rows, per_tx) = (20_000i64, 500i64);
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let t = ident("load");
     pg.exec(&format!("CREATE TABLE {t} (id int8 PRIMARY KEY, v text)"));
-    let dir = scratch("cdc-kill");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[("max.batch.size", "500")])]);
+    let mut w = worker(&n, "cdc-kill", &[&t], &[("max.batch.size", "500")]);
     w.start();
     w.wait_running(&n.connector, 1);
     let topic = format!("{}.public.{t}", n.prefix);
@@ -435,14 +429,10 @@ fn kill_during_load_then_restart_loses_no_change() {
 #[test]
 fn snapshot_under_concurrent_writes_misses_nothing() {
     let (before, during) = (5_000i64, 2_000i64);
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let t = ident("snap");
     pg.exec(&format!("CREATE TABLE {t} (id int8 PRIMARY KEY, v int NOT NULL); INSERT INTO {t} SELECT g, 0 FROM generate_series(0, {}) g", before - 1));
-    let dir = scratch("cdc-snap");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[])]);
+    let mut w = worker(&n, "cdc-snap", &[&t], &[]);
     // Write while the connector starts and snapshots: new rows, and updates of old ones.
     let writer = std::thread::spawn({
         let t = t.clone();
@@ -475,14 +465,10 @@ fn snapshot_under_concurrent_writes_misses_nothing() {
 
 #[test]
 fn heartbeats_move_the_slot_while_captured_tables_are_idle() {
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let (captured, other) = (ident("hb_captured"), ident("hb_other"));
     pg.exec(&format!("CREATE TABLE {captured} (id int PRIMARY KEY); CREATE TABLE {other} (id int PRIMARY KEY, v text)"));
-    let dir = scratch("cdc-heartbeat");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&captured], &[("heartbeat.interval.ms", "300")])]);
+    let mut w = worker(&n, "cdc-heartbeat", &[&captured], &[("heartbeat.interval.ms", "300")]);
     w.start();
     w.wait_running(&n.connector, 1);
     pg.exec(&format!("INSERT INTO {other} SELECT g, md5(g::text) FROM generate_series(1, 2000) g"));
@@ -497,14 +483,10 @@ fn heartbeats_move_the_slot_while_captured_tables_are_idle() {
 
 #[test]
 fn a_slot_dropped_by_hand_fails_the_task_saying_what_to_do() {
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let t = ident("dropped");
     pg.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY)"));
-    let dir = scratch("cdc-dropped");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[])]);
+    let mut w = worker(&n, "cdc-dropped", &[&t], &[]);
     w.start();
     w.wait_running(&n.connector, 1);
     // The slot is active only while a peek runs: retry until the drop gets in between.
@@ -518,14 +500,10 @@ fn a_slot_dropped_by_hand_fails_the_task_saying_what_to_do() {
 
 #[test]
 fn lost_database_sessions_are_retried_then_fail_the_task_with_the_reason() {
-    let n = names();
-    let _slot = slot(&n);
-    let pg = Pg::connect();
+    let (n, _slot, pg) = setup();
     let t = ident("lost");
     pg.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY)"));
-    let dir = scratch("cdc-lost");
-    let port = free_port();
-    let mut w = Worker::new(&dir, worker_props(&dir, port), &[cdc_config(&n, &[&t], &[("errors.max.retries", "3")])]);
+    let mut w = worker(&n, "cdc-lost", &[&t], &[("errors.max.retries", "3")]);
     w.start();
     w.wait_running(&n.connector, 1);
     let topic = format!("{}.public.{t}", n.prefix);
