@@ -144,6 +144,10 @@ impl Plugins {
                 factory: ConnectorFactory::Sink {
                     connector: || Box::new(sluice_connector_testkit::TestSinkConnector::default()),
                     task: || Box::new(sluice_connector_testkit::TestSinkTask::default()),
+                desc: desc(sluice_connector_postgres::CLASS, PluginType::Source, sluice_connector_postgres::VERSION.into()),
+                factory: ConnectorFactory::Source {
+                    connector: || Box::new(sluice_connector_postgres::PostgresConnector::default()),
+                    task: || Box::new(sluice_connector_postgres::PostgresSourceTask::default()),
                 },
             },
         ];
@@ -245,6 +249,9 @@ mod tests {
             assert_eq!(p.connector(name).unwrap().desc.class, "org.apache.kafka.connect.file.FileStreamSourceConnector");
         }
         assert!(p.connector("Datagen").is_ok());
+        for name in ["io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector", "Postgres"] {
+            assert_eq!(p.connector(name).unwrap().desc.class, sluice_connector_postgres::CLASS);
+        }
         assert!(p.converter("JsonConverter").is_ok());
         assert!(p.converter("org.apache.kafka.connect.storage.StringConverter").is_ok());
         assert!(p.converter("io.confluent.connect.avro.AvroConverter").is_ok() && p.converter("AvroConverter").is_ok());

@@ -6,5 +6,6 @@ mod errors;
 mod rest;
 mod schema_registry;
 mod s3;
+mod cdc;
 mod standalone;
 mod support;
