@@ -93,6 +93,7 @@ fn desc(class: &str, plugin_type: PluginType, version: String) -> PluginDesc {
 impl Plugins {
     /// The built-in plugins.
     pub fn builtin() -> Plugins {
+        use sluice_connector_clickhouse::{CLASS as CLICKHOUSE, ClickHouseSinkConnector, ClickHouseSinkTask, VERSION as CLICKHOUSE_VERSION};
         use sluice_connector_datagen::{CLASS as DATAGEN, DatagenConnector, DatagenTask};
         use sluice_connector_file::{
             FileStreamSinkConnector, FileStreamSinkTask, FileStreamSourceConnector, FileStreamSourceTask, SINK_CLASS, SOURCE_CLASS,
@@ -119,6 +120,13 @@ impl Plugins {
                 factory: ConnectorFactory::Source {
                     connector: || Box::new(DatagenConnector::default()),
                     task: || Box::new(DatagenTask::default()),
+                },
+            },
+            ConnectorPlugin {
+                desc: desc(CLICKHOUSE, PluginType::Sink, CLICKHOUSE_VERSION.into()),
+                factory: ConnectorFactory::Sink {
+                    connector: || Box::new(ClickHouseSinkConnector::default()),
+                    task: || Box::new(ClickHouseSinkTask::default()),
                 },
             },
         ];
@@ -177,6 +185,9 @@ mod tests {
             assert_eq!(p.connector(name).unwrap().desc.class, "org.apache.kafka.connect.file.FileStreamSourceConnector");
         }
         assert!(p.connector("Datagen").is_ok());
+        for name in ["com.clickhouse.kafka.connect.ClickHouseSinkConnector", "ClickHouseSinkConnector", "ClickHouseSink"] {
+            assert_eq!(p.connector(name).unwrap().desc.class, "com.clickhouse.kafka.connect.ClickHouseSinkConnector");
+        }
         assert!(p.converter("JsonConverter").is_ok());
         assert!(p.converter("org.apache.kafka.connect.storage.StringConverter").is_ok());
         let err = p.connector("com.example.Missing").err().map(|e| e.to_string()).unwrap_or_default();
