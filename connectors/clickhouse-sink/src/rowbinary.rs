@@ -23,7 +23,7 @@ use sluice_sdk::{Schema, Value};
 pub type EncodeResult = Result<(), String>;
 
 pub fn put_str(out: &mut Vec<u8>, s: &[u8]) {
-    put_leb128(out, s.len() as u64);
+    put_leb128(&mut *out, s.len() as u64);
     out.extend_from_slice(s);
 }
 
@@ -150,7 +150,7 @@ pub fn encode(value: &Value, schema: Option<&Schema>, ty: &DataTypeNode, out: &m
                 Value::Array(items) => items,
                 other => return Err(format!("a {} value does not fit an Array column", other.type_name())),
             };
-            put_leb128(out, items.len() as u64);
+            put_leb128(&mut *out, items.len() as u64);
             let item_schema = schema.and_then(|s| s.value_schema.as_deref());
             for v in items {
                 encode(v, item_schema, item, out)?;
@@ -163,7 +163,7 @@ pub fn encode(value: &Value, schema: Option<&Schema>, ty: &DataTypeNode, out: &m
                 Value::Struct(s) => s.fields.iter().map(|(n, v)| (Value::String(n.clone()), v)).collect(),
                 other => return Err(format!("a {} value does not fit a Map column", other.type_name())),
             };
-            put_leb128(out, entries.len() as u64);
+            put_leb128(&mut *out, entries.len() as u64);
             let (ks, vs) = (schema.and_then(|s| s.key_schema.as_deref()), schema.and_then(|s| s.value_schema.as_deref()));
             for (key, val) in entries {
                 encode(&key, ks, k, out)?;
