@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Fatal,
 }
 
+/// How long one request may take before it counts as a temporary failure.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Server codes that say "try again later" (network, timeouts, memory, too many parts, replicas).
 const TEMPORARY_CODES: &[u32] = &[3, 159, 164, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999, 1000];
 /// Server codes that say the insert does not match the table.
@@ -158,6 +161,11 @@ impl Ch {
     }
 
     async fn query_bytes(&self, sql: &str, format: &str) -> ChResult<Vec<u8>> {
+        let timed_out = || ChError { code: None, message: format!("no answer within {REQUEST_TIMEOUT:?}"), kind: ErrorKind::Temporary };
+        tokio::time::timeout(REQUEST_TIMEOUT, self.query_bytes_inner(sql, format)).await.map_err(|_| timed_out())?
+    }
+
+    async fn query_bytes_inner(&self, sql: &str, format: &str) -> ChResult<Vec<u8>> {
         let mut cursor = self.client.query_raw(sql).fetch_bytes(format).map_err(ChError::from_client)?;
         let mut out = Vec::new();
         while let Some(chunk) = cursor.next().await.map_err(ChError::from_client)? {
@@ -179,7 +187,8 @@ impl Ch {
     /// Runs a DDL or other statement without output.
     pub async fn execute(&self, sql: &str) -> ChResult<()> {
         tracing::debug!(sql, "ClickHouse statement");
-        self.client.query_raw(sql).execute().await.map_err(ChError::from_client)
+        let timed_out = || ChError { code: None, message: format!("no answer within {REQUEST_TIMEOUT:?}"), kind: ErrorKind::Temporary };
+        tokio::time::timeout(REQUEST_TIMEOUT, self.client.query_raw(sql).execute()).await.map_err(|_| timed_out())?.map_err(ChError::from_client)
     }
 
     /// The insertable and computed columns of a table; `None` if it does not exist.
@@ -210,7 +219,7 @@ impl Ch {
 
     /// Sends one INSERT whose body is already encoded (`sql` ends in `FORMAT ...`).
     pub async fn insert(&self, sql: &str, body: Bytes, settings: &[(String, String)]) -> ChResult<()> {
-        let mut insert = self.client.insert_formatted_with(sql);
+        let mut insert = self.client.insert_formatted_with(sql).with_timeouts(Some(REQUEST_TIMEOUT), Some(REQUEST_TIMEOUT));
         for (k, v) in settings {
             insert = insert.with_setting(k, v);
         }

@@ -97,10 +97,9 @@ impl SinkTask for ClickHouseSinkTask {
     }
 
     async fn open(&mut self, partitions: &[TopicPartition]) -> ConnectResult<()> {
+        // Records of these partitions may already be buffered: the runtime can hand them to
+        // `put` before it reports the assignment. They are kept (see `resume_from_state`).
         let r = self.running()?;
-        for tp in partitions {
-            r.forget(tp);
-        }
         if r.state.is_some() {
             r.resume_from_state(partitions).await?;
         }
@@ -153,11 +152,33 @@ impl SinkTask for ClickHouseSinkTask {
 }
 
 impl Running {
-    /// Drops everything held for a partition (revoked, or reassigned and read again).
+    /// Drops everything held for a revoked partition.
     fn forget(&mut self, tp: &TopicPartition) {
         self.accepted.remove(tp);
         self.inserted.remove(tp);
         self.recovery.remove(tp);
+        self.forget_buffered(tp);
+    }
+
+    /// Drops a partition's buffered records older than `start`; returns the offsets left (first, last).
+    fn drop_before(&mut self, tp: &TopicPartition, start: i64) -> Option<(i64, i64)> {
+        let key = (self.cfg.table_for(&tp.topic), Some(tp.clone()));
+        let buf = self.buffers.get_mut(&key)?;
+        buf.records.retain(|r| r.kafka_offset >= start);
+        let kept = buf.records.first().zip(buf.records.last()).map(|(a, b)| (a.kafka_offset, b.kafka_offset));
+        match kept {
+            Some(range) => {
+                buf.ranges.insert(tp.clone(), range);
+            }
+            None => {
+                self.buffers.remove(&key);
+            }
+        }
+        kept
+    }
+
+    /// Drops a partition's buffered records.
+    fn forget_buffered(&mut self, tp: &TopicPartition) {
         self.buffers.retain(|(_, key_tp), buf| {
             if key_tp.as_ref() == Some(tp) {
                 return false;
@@ -185,26 +206,42 @@ impl Running {
             }
         };
         let mut reset = HashMap::new();
+        let mut complete = Vec::new();
         for tp in partitions {
-            match states.get(tp) {
-                Some(BatchState::After { max }) => {
-                    self.accepted.insert(tp.clone(), max + 1);
-                    self.inserted.insert(tp.clone(), max + 1);
-                    reset.insert(tp.clone(), max + 1);
-                }
+            let (start, recovery) = match states.get(tp) {
+                Some(BatchState::After { max }) => (max + 1, None),
                 Some(BatchState::Before { min, max }) => {
                     tracing::info!(partition = %tp, min, max, "the last insert may be incomplete; rebuilding the same batch");
-                    self.accepted.insert(tp.clone(), *min);
-                    self.inserted.insert(tp.clone(), *min);
-                    self.recovery.insert(tp.clone(), (*min, *max));
-                    reset.insert(tp.clone(), *min);
+                    (*min, Some((*min, *max)))
                 }
-                None => {}
+                None => continue,
+            };
+            self.inserted.insert(tp.clone(), start);
+            if let Some(range) = recovery {
+                self.recovery.insert(tp.clone(), range);
+            }
+            // Keep what is already buffered only if it continues exactly at `start` (and, when
+            // rebuilding a batch, does not go past its end).
+            let kept = self.drop_before(tp, start);
+            let keep = kept.is_some_and(|(first, last)| first == start && recovery.is_none_or(|(_, max)| last <= max));
+            if let (true, Some((_, last)), Some((_, max))) = (keep, kept, recovery)
+                && last == max
+            {
+                complete.push(tp.clone());
+            }
+            if !keep {
+                self.forget_buffered(tp);
+                self.accepted.insert(tp.clone(), start);
+                reset.insert(tp.clone(), start);
             }
         }
         if !reset.is_empty() {
             tracing::info!(partitions = ?reset, "exactly-once: resuming from the state table");
             self.ctx.reset_offsets(reset);
+        }
+        for tp in complete {
+            let key = (self.cfg.table_for(&tp.topic), Some(tp.clone()));
+            self.finish_recovery(&key, &tp).await?;
         }
         Ok(())
     }
