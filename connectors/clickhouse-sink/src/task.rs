@@ -145,7 +145,7 @@ impl SinkTask for ClickHouseSinkTask {
 
     async fn stop(&mut self) {
         if let Some(r) = self.running.take() {
-            let avg = if r.batches > 0 { r.rows / r.batches } else { 0 };
+            let avg = r.rows.checked_div(r.batches).unwrap_or(0);
             tracing::info!(batches = r.batches, rows = r.rows, avg_rows_per_insert = avg, "ClickHouse sink task stopped");
         }
     }
@@ -465,7 +465,7 @@ impl Running {
             (Value::Struct(_), Some(ks)) => ks.fields.iter().map(|f| f.name.clone()).filter(|k| row_schema.field_named(k).is_some()).collect(),
             _ => Vec::new(),
         };
-        let change = is_change.then(|| (self.cfg.version_column.as_str(), self.cfg.deleted_column.as_str(), keys));
+        let change = is_change.then_some((self.cfg.version_column.as_str(), self.cfg.deleted_column.as_str(), keys));
         Some(create_table_sql(&self.ch, table, &TableDesign { row_schema, change }))
     }
 
