@@ -104,6 +104,7 @@ fn desc(class: &str, plugin_type: PluginType, version: String) -> PluginDesc {
 impl Plugins {
     /// The built-in plugins.
     pub fn builtin() -> Plugins {
+        use sluice_connector_clickhouse::{CLASS as CLICKHOUSE, ClickHouseSinkConnector, ClickHouseSinkTask, VERSION as CLICKHOUSE_VERSION};
         use sluice_connector_datagen::{CLASS as DATAGEN, DatagenConnector, DatagenTask};
         use sluice_connector_file::{
             FileStreamSinkConnector, FileStreamSinkTask, FileStreamSourceConnector, FileStreamSourceTask, SINK_CLASS, SOURCE_CLASS,
@@ -148,6 +149,10 @@ impl Plugins {
                 factory: ConnectorFactory::Source {
                     connector: || Box::new(sluice_connector_postgres::PostgresConnector::default()),
                     task: || Box::new(sluice_connector_postgres::PostgresSourceTask::default()),
+                desc: desc(CLICKHOUSE, PluginType::Sink, CLICKHOUSE_VERSION.into()),
+                factory: ConnectorFactory::Sink {
+                    connector: || Box::new(ClickHouseSinkConnector::default()),
+                    task: || Box::new(ClickHouseSinkTask::default()),
                 },
             },
         ];
@@ -251,6 +256,8 @@ mod tests {
         assert!(p.connector("Datagen").is_ok());
         for name in ["io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector", "Postgres"] {
             assert_eq!(p.connector(name).unwrap().desc.class, sluice_connector_postgres::CLASS);
+        for name in ["com.clickhouse.kafka.connect.ClickHouseSinkConnector", "ClickHouseSinkConnector", "ClickHouseSink"] {
+            assert_eq!(p.connector(name).unwrap().desc.class, "com.clickhouse.kafka.connect.ClickHouseSinkConnector");
         }
         assert!(p.converter("JsonConverter").is_ok());
         assert!(p.converter("org.apache.kafka.connect.storage.StringConverter").is_ok());

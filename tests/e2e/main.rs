@@ -7,5 +7,6 @@ mod rest;
 mod schema_registry;
 mod s3;
 mod cdc;
+mod clickhouse;
 mod standalone;
 mod support;
