@@ -145,10 +145,16 @@ impl Plugins {
                 factory: ConnectorFactory::Sink {
                     connector: || Box::new(sluice_connector_testkit::TestSinkConnector::default()),
                     task: || Box::new(sluice_connector_testkit::TestSinkTask::default()),
+                },
+            },
+            ConnectorPlugin {
                 desc: desc(sluice_connector_postgres::CLASS, PluginType::Source, sluice_connector_postgres::VERSION.into()),
                 factory: ConnectorFactory::Source {
                     connector: || Box::new(sluice_connector_postgres::PostgresConnector::default()),
                     task: || Box::new(sluice_connector_postgres::PostgresSourceTask::default()),
+                },
+            },
+            ConnectorPlugin {
                 desc: desc(CLICKHOUSE, PluginType::Sink, CLICKHOUSE_VERSION.into()),
                 factory: ConnectorFactory::Sink {
                     connector: || Box::new(ClickHouseSinkConnector::default()),
@@ -256,6 +262,7 @@ mod tests {
         assert!(p.connector("Datagen").is_ok());
         for name in ["io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector", "Postgres"] {
             assert_eq!(p.connector(name).unwrap().desc.class, sluice_connector_postgres::CLASS);
+        }
         for name in ["com.clickhouse.kafka.connect.ClickHouseSinkConnector", "ClickHouseSinkConnector", "ClickHouseSink"] {
             assert_eq!(p.connector(name).unwrap().desc.class, "com.clickhouse.kafka.connect.ClickHouseSinkConnector");
         }
