@@ -122,6 +122,7 @@ fn connector_lifecycle_through_rest() {
     assert_eq!(code, 202, "{s}");
     assert_eq!(s["connector"]["state"], "RESTARTING");
     assert_eq!(s["tasks"][0]["state"], "RESTARTING");
+    wait_state(&w, &name, "RUNNING", 1);
     let (code, s) = w.json("POST", &format!("/connectors/{name}/restart?includeTasks=true&onlyFailed=true"), None);
     assert_eq!(code, 202);
     assert_eq!(s["tasks"][0]["state"], "RUNNING", "only failed tasks restart: {s}");
