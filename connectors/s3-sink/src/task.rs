@@ -300,6 +300,10 @@ impl SinkTask for S3SinkTask {
         let mut listing = HashMap::new();
         let mut resets = HashMap::new();
         for tp in partitions {
+            if self.partitions.get(tp).is_some_and(PartitionWriter::has_data) {
+                // Records arrived before `open` (a runtime that calls put first): keep them.
+                continue;
+            }
             let next = Self::recover(&storage, &cfg, tp, &mut listing).await?;
             let pw = PartitionWriter { next_offset: next, ..PartitionWriter::default() };
             self.partitions.insert(tp.clone(), pw);

@@ -232,6 +232,8 @@ impl SinkExecutor {
                     None => break,
                 }
             }
+            // A rebalance delivered during `recv` must reach the task (`open`) before `put`.
+            self.handle_rebalances().await?;
             self.put(batch, shutdown).await?;
             // Skipped records count as consumed once the batch around them was put.
             for (tp, next) in skipped {
