@@ -137,6 +137,13 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Checks that the JSON-lines object `key` holds the records `seqs`, in order.
+fn assert_seqs(objects: &BTreeMap<String, Vec<u8>>, key: &str, seqs: std::ops::Range<i64>) {
+    let body = objects.get(key).unwrap_or_else(|| panic!("missing {key}; have {:?}", objects.keys().collect::<Vec<_>>()));
+    let got: Vec<i64> = json_lines(body).iter().map(|v| v["seq"].as_i64().expect("seq")).collect();
+    assert_eq!(got, seqs.collect::<Vec<_>>(), "{key}");
+}
+
 /// Waits until the bucket holds `n` objects, then checks that no more appear.
 fn wait_objects(s3: &S3, bucket: &str, n: usize, timeout: Duration, w: &Worker) -> BTreeMap<String, Vec<u8>> {
     wait_for(timeout, &format!("{n} objects in {bucket}\n{}", w.log()), || (s3.count(bucket) >= n).then_some(()));
@@ -165,9 +172,7 @@ fn json_default_partitioner_writes_confluent_names_per_flush_size() {
         (format!("landing/{topic}/partition=1/{topic}+1+0000000000.json"), 25..35),
     ];
     for (key, seqs) in expected {
-        let body = objects.get(&key).unwrap_or_else(|| panic!("missing {key}; have {:?}", objects.keys().collect::<Vec<_>>()));
-        let got: Vec<i64> = json_lines(body).iter().map(|v| v["seq"].as_i64().expect("seq")).collect();
-        assert_eq!(got, seqs.collect::<Vec<_>>(), "{key}");
+        assert_seqs(&objects, &key, seqs);
     }
     assert_eq!(w.terminate(), Some(0));
 }
@@ -374,9 +379,7 @@ fn time_based_partitioner_rotates_by_record_time_and_wall_clock() {
     let p = |hour: &str, off: &str| format!("topics/{topic}/dt=2026-01-01/hour={hour}/{topic}+0+{off}.json");
     let expected = [(p("00", "0000000000"), 0..25), (p("00", "0000000025"), 25..50), (p("00", "0000000050"), 50..60), (p("01", "0000000060"), 60..75)];
     for (key, seqs) in expected {
-        let body = objects.get(&key).unwrap_or_else(|| panic!("missing {key}; have {:?}", objects.keys().collect::<Vec<_>>()));
-        let got: Vec<i64> = json_lines(body).iter().map(|v| v["seq"].as_i64().expect("seq")).collect();
-        assert_eq!(got, seqs.collect::<Vec<_>>(), "{key}");
+        assert_seqs(&objects, &key, seqs);
     }
     // Wall clock: everything in one object within a few seconds.
     let objects = wait_objects(&s3, &wall_bucket, 1, Duration::from_secs(30), &w);
