@@ -137,6 +137,13 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Checks that the JSON-lines object `key` holds the records `seqs`, in order.
+fn assert_seqs(objects: &BTreeMap<String, Vec<u8>>, key: &str, seqs: std::ops::Range<i64>) {
+    let body = objects.get(key).unwrap_or_else(|| panic!("missing {key}; have {:?}", objects.keys().collect::<Vec<_>>()));
+    let got: Vec<i64> = json_lines(body).iter().map(|v| v["seq"].as_i64().expect("seq")).collect();
+    assert_eq!(got, seqs.collect::<Vec<_>>(), "{key}");
+}
+
 /// Waits until the bucket holds `n` objects, then checks that no more appear.
 fn wait_objects(s3: &S3, bucket: &str, n: usize, timeout: Duration, w: &Worker) -> BTreeMap<String, Vec<u8>> {
     wait_for(timeout, &format!("{n} objects in {bucket}\n{}", w.log()), || (s3.count(bucket) >= n).then_some(()));
@@ -165,9 +172,7 @@ fn json_default_partitioner_writes_confluent_names_per_flush_size() {
         (format!("landing/{topic}/partition=1/{topic}+1+0000000000.json"), 25..35),
     ];
     for (key, seqs) in expected {
-        let body = objects.get(&key).unwrap_or_else(|| panic!("missing {key}; have {:?}", objects.keys().collect::<Vec<_>>()));
-        let got: Vec<i64> = json_lines(body).iter().map(|v| v["seq"].as_i64().expect("seq")).collect();
-        assert_eq!(got, seqs.collect::<Vec<_>>(), "{key}");
+        assert_seqs(&objects, &key, seqs);
     }
     assert_eq!(w.terminate(), Some(0));
 }
@@ -292,6 +297,56 @@ fn parquet_and_avro_objects_read_back_with_independent_readers() {
     assert_eq!(fields[3], ("at".to_string(), AV::TimestampMillis(1_767_225_600_003)));
 }
 
+/// A Connect JSON envelope of version 1 (`id`) or 2 (`id`, optional `note`).
+fn versioned(id: i64, version: i32) -> Json {
+    let mut fields = vec![json!({"field": "id", "type": "int64", "optional": false})];
+    let mut payload = json!({"id": id});
+    if version == 2 {
+        fields.push(json!({"field": "note", "type": "string", "optional": true}));
+        payload["note"] = json!(format!("v2-{id}"));
+    }
+    json!({"schema": {"type": "struct", "name": "e2e.Item", "version": version, "optional": false, "fields": fields}, "payload": payload})
+}
+
+#[test]
+fn schema_changes_rotate_per_schema_compatibility() {
+    let (s3, dir, topic) = (S3::shared(), scratch("s3schema"), unique("s3schema"));
+    let (none_bucket, backward_bucket) = (unique("s3none"), unique("s3backward"));
+    s3.create_bucket(&none_bucket);
+    s3.create_bucket(&backward_bucket);
+    create_topic(&topic, 1);
+    // 0-4 v1, 5-9 v2, 10-19 alternating v1/v2, 20-24 v1.
+    let version = |i: i64| if (5..10).contains(&i) || ((10..20).contains(&i) && i % 2 == 1) { 2 } else { 1 };
+    produce(&topic, &(0..25).map(|i| (0, versioned(i, version(i)), None)).collect::<Vec<_>>());
+    let common = [
+        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+        ("value.converter.schemas.enable", "true"),
+        ("format.class", "io.confluent.connect.s3.format.avro.AvroFormat"),
+        ("flush.size", "20"),
+    ];
+    let (none_name, backward_name) = (unique("s3none"), unique("s3backward"));
+    let mut none = s3_sink(&none_name, &topic, &none_bucket, &s3.endpoint, &common);
+    none.insert("schema.compatibility".into(), "NONE".into());
+    let mut backward = s3_sink(&backward_name, &topic, &backward_bucket, &s3.endpoint, &common);
+    backward.insert("schema.compatibility".into(), "BACKWARD".into());
+    let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[none, backward]);
+    w.start();
+    // BACKWARD: v1 until the first v2, then one file in v2 for the rest (v1 records projected).
+    let objects = wait_objects(&s3, &backward_bucket, 2, Duration::from_secs(60), &w);
+    let key = |off: &str| format!("topics/{topic}/partition=0/{topic}+0+{off}.avro");
+    use apache_avro::types::Value as AV;
+    let read = |b: &Vec<u8>| -> Vec<AV> { apache_avro::Reader::new(&b[..]).expect("avro").map(|r| r.expect("row")).collect() };
+    assert_eq!(read(&objects[&key("0000000000")]).len(), 5);
+    let rows = read(&objects[&key("0000000005")]);
+    assert_eq!(rows.len(), 20);
+    let AV::Record(f) = &rows[5] else { panic!("not a record") }; // id 10, a v1 record in the v2 file
+    assert_eq!(f[1], ("note".to_string(), AV::Union(0, Box::new(AV::Null))));
+    // NONE: every change closes the file: 0-4, 5-9, then one file per record 10..19.
+    let objects = wait_objects(&s3, &none_bucket, 12, Duration::from_secs(60), &w);
+    assert_eq!(read(&objects[&key("0000000005")]).len(), 5);
+    assert_eq!(read(&objects[&key("0000000019")]).len(), 1);
+}
+
 #[test]
 fn time_based_partitioner_rotates_by_record_time_and_wall_clock() {
     let (s3, dir, topic) = (S3::shared(), scratch("s3time"), unique("s3time"));
@@ -324,9 +379,7 @@ fn time_based_partitioner_rotates_by_record_time_and_wall_clock() {
     let p = |hour: &str, off: &str| format!("topics/{topic}/dt=2026-01-01/hour={hour}/{topic}+0+{off}.json");
     let expected = [(p("00", "0000000000"), 0..25), (p("00", "0000000025"), 25..50), (p("00", "0000000050"), 50..60), (p("01", "0000000060"), 60..75)];
     for (key, seqs) in expected {
-        let body = objects.get(&key).unwrap_or_else(|| panic!("missing {key}; have {:?}", objects.keys().collect::<Vec<_>>()));
-        let got: Vec<i64> = json_lines(body).iter().map(|v| v["seq"].as_i64().expect("seq")).collect();
-        assert_eq!(got, seqs.collect::<Vec<_>>(), "{key}");
+        assert_seqs(&objects, &key, seqs);
     }
     // Wall clock: everything in one object within a few seconds.
     let objects = wait_objects(&s3, &wall_bucket, 1, Duration::from_secs(30), &w);

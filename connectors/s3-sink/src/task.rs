@@ -171,7 +171,15 @@ impl S3SinkTask {
         }
         let cfg = self.cfg.as_ref().ok_or_else(not_started)?;
         let pw = self.partitions.entry(tp.clone()).or_default();
-        if let Some(s) = adopt_schema.or_else(|| if pw.schema.is_none() || pw.files.is_empty() { r.value_schema.clone() } else { None }) {
+        // After a commit, NONE starts the next files with the record's schema; the other modes
+        // keep the newest version seen, so an older record does not reopen an old version.
+        let keep_newest = cfg.schema_compatibility != SchemaCompatibility::None;
+        let adopt = adopt_schema.or_else(|| match &pw.schema {
+            None => r.value_schema.clone(),
+            Some(_) if pw.files.is_empty() && !keep_newest => r.value_schema.clone(),
+            Some(_) => None,
+        });
+        if let Some(s) = adopt {
             pw.schema = Some(s);
         }
         if cfg.format.needs_schema() && pw.schema.is_none() {
@@ -292,6 +300,10 @@ impl SinkTask for S3SinkTask {
         let mut listing = HashMap::new();
         let mut resets = HashMap::new();
         for tp in partitions {
+            if self.partitions.get(tp).is_some_and(PartitionWriter::has_data) {
+                // Records arrived before `open` (a runtime that calls put first): keep them.
+                continue;
+            }
             let next = Self::recover(&storage, &cfg, tp, &mut listing).await?;
             let pw = PartitionWriter { next_offset: next, ..PartitionWriter::default() };
             self.partitions.insert(tp.clone(), pw);

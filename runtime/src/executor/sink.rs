@@ -374,6 +374,8 @@ impl SinkExecutor {
                     None => break,
                 }
             }
+            // A rebalance delivered during `recv` must reach the task (`open`) before `put`.
+            self.handle_rebalances().await?;
             if !self.put(batch, shutdown).await? {
                 continue; // rewound: the batch comes again
             }

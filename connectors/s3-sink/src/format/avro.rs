@@ -242,7 +242,7 @@ fn encode(s: &Schema, v: &Value, out: &mut Vec<u8>) -> ConnectResult<()> {
 mod tests {
     use super::*;
     use apache_avro::types::Value as AV;
-    use sluice_sdk::{Headers, Struct, TimestampType};
+    use sluice_sdk::Struct;
 
     #[test]
     fn container_reads_back_with_apache_avro() {
@@ -262,18 +262,7 @@ mod tests {
                 .put("amount", Value::Bytes(logical::encode_unscaled(i as i128 * 100 + 5)))
                 .put("tags", Value::Map(vec![(Value::String("a".into()), Value::Int32(i as i32))]))
                 .put("at", i * 1000);
-            let r = SinkRecord {
-                topic: "t".into(),
-                kafka_partition: 0,
-                kafka_offset: i,
-                key_schema: None,
-                key: Value::Null,
-                value_schema: Some(schema.clone()),
-                value: Value::Struct(v),
-                timestamp: None,
-                timestamp_type: TimestampType::NoTimestamp,
-                headers: Headers::new(),
-            };
+            let r = super::super::test_record(i, Some(schema.clone()), Value::Struct(v));
             w.write(&r).unwrap();
         }
         let bytes = w.finish().unwrap();

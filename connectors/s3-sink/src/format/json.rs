@@ -149,21 +149,10 @@ pub fn value_to_json(schema: Option<&Schema>, value: &Value, arrow: bool) -> Con
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_sdk::{Headers, Struct, TimestampType};
+    use sluice_sdk::Struct;
 
     fn rec(value: Value) -> SinkRecord {
-        SinkRecord {
-            topic: "t".into(),
-            kafka_partition: 0,
-            kafka_offset: 0,
-            key_schema: None,
-            key: Value::Null,
-            value_schema: None,
-            value,
-            timestamp: None,
-            timestamp_type: TimestampType::NoTimestamp,
-            headers: Headers::new(),
-        }
+        super::super::test_record(0, None, value)
     }
 
     #[test]

@@ -69,6 +69,23 @@ pub fn new_writer(cfg: &S3SinkConfig, schema: Option<&SchemaRef>, key: &str) -> 
     }
 }
 
+/// A record at offset `offset` of `t`/0 with this value, for the writers' tests.
+#[cfg(test)]
+pub(crate) fn test_record(offset: i64, value_schema: Option<SchemaRef>, value: sluice_sdk::Value) -> SinkRecord {
+    SinkRecord {
+        topic: "t".into(),
+        kafka_partition: 0,
+        kafka_offset: offset,
+        key_schema: None,
+        key: sluice_sdk::Value::Null,
+        value_schema,
+        value,
+        timestamp: None,
+        timestamp_type: sluice_sdk::TimestampType::NoTimestamp,
+        headers: sluice_sdk::Headers::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,7 +143,7 @@ fn arrow_type(s: &Schema) -> ConnectResult<DataType> {
 mod tests {
     use super::*;
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    use sluice_sdk::{Headers, Struct, TimestampType, Value};
+    use sluice_sdk::{Struct, Value};
 
     #[test]
     fn reads_back_with_the_parquet_reader() {
@@ -164,18 +164,7 @@ mod tests {
                 .put("raw", Value::Bytes(vec![1, 2, 255]))
                 .put("at", i * 1000)
                 .put("tags", Value::Array(vec![Value::String("x".into())]));
-            let r = SinkRecord {
-                topic: "t".into(),
-                kafka_partition: 0,
-                kafka_offset: i,
-                key_schema: None,
-                key: Value::Null,
-                value_schema: Some(schema.clone()),
-                value: Value::Struct(v),
-                timestamp: None,
-                timestamp_type: TimestampType::NoTimestamp,
-                headers: Headers::new(),
-            };
+            let r = super::super::test_record(i, Some(schema.clone()), Value::Struct(v));
             w.write(&r).unwrap();
         }
         let bytes = w.finish().unwrap();
