@@ -148,7 +148,7 @@ impl RestListener {
             _ if host == "0.0.0.0" => "127.0.0.1".to_string(),
             _ => host.clone(),
         };
-        let advertised_port = match config.long("rest.advertised.port") {
+        let advertised_port = match config.number("rest.advertised.port") {
             p if p > 0 => p as u16,
             _ => local.port(),
         };

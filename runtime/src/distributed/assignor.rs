@@ -5,9 +5,12 @@
 //!   share; connectors and tasks are balanced separately (each member gets ⌊T/n⌋ or ⌈T/n⌉).
 //! - Only moved work is revoked; revoked work is handed out in the next round, after its old
 //!   owner stopped it (members rejoin at once after a revocation).
-//! - Work of a departed member ("lost": in the last assignment, owned by nobody now) waits
-//!   `scheduled.rebalance.max.delay.ms` for it to come back, then goes to the others; 0 moves it
-//!   at once. A new leader has no memory, so it assigns lost work at once.
+//! - Work of a departed member ("lost": assigned last round to a member that is not in the
+//!   group now, owned by nobody) waits `scheduled.rebalance.max.delay.ms` for it to come back,
+//!   then goes to the others; 0 moves it at once. Held work counts in the quotas, so survivors
+//!   keep theirs. Work assigned to a member that is still here but does not own it (its
+//!   SyncGroup failed) is handed out at once. A new leader has no memory, so it assigns lost
+//!   work at once.
 //! - Work of deleted connectors is revoked; duplicates (two owners) keep the first owner.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,8 +20,8 @@ use super::protocol::WorkId;
 /// What the leader remembers between rounds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeaderMemory {
-    /// Everything assigned (or held for a departed member) in the last round.
-    pub previous: BTreeSet<WorkId>,
+    /// What each member was assigned in the last round (departed members: what is held).
+    pub previous: BTreeMap<String, BTreeSet<WorkId>>,
     /// When held work of departed members will be reassigned (ms, the caller's clock).
     pub deadline_ms: Option<u64>,
 }
@@ -54,7 +57,14 @@ pub fn assign(owned: &BTreeMap<String, BTreeSet<WorkId>>, work: &BTreeSet<WorkId
             }
         }
     }
-    let lost: BTreeSet<WorkId> = memory.previous.iter().filter(|w| work.contains(*w) && !taken.contains(*w)).cloned().collect();
+    let lost: BTreeSet<WorkId> = memory
+        .previous
+        .iter()
+        .filter(|(m, _)| !owned.contains_key(*m))
+        .flat_map(|(_, items)| items.iter())
+        .filter(|w| work.contains(*w) && !taken.contains(*w))
+        .cloned()
+        .collect();
     let mut to_assign: BTreeSet<WorkId> = work.iter().filter(|w| !taken.contains(*w) && !lost.contains(*w)).cloned().collect();
     let mut held = BTreeSet::new();
     let mut delay_ms = 0;
@@ -76,10 +86,18 @@ pub fn assign(owned: &BTreeMap<String, BTreeSet<WorkId>>, work: &BTreeSet<WorkId
 
     if !members.is_empty() {
         for tasks in [false, true] {
-            balance(&mut keep, &mut members, to_assign.iter().filter(|w| w.is_task() == tasks).cloned().collect(), tasks);
+            let held_count = held.iter().filter(|w| w.is_task() == tasks).count();
+            balance(&mut keep, &mut members, to_assign.iter().filter(|w| w.is_task() == tasks).cloned().collect(), tasks, held_count);
         }
     }
-    memory.previous = keep.values().flatten().cloned().chain(held).collect();
+    let departed: BTreeMap<String, BTreeSet<WorkId>> = memory
+        .previous
+        .iter()
+        .filter(|(m, _)| !owned.contains_key(*m))
+        .map(|(m, items)| (m.clone(), items.intersection(&held).cloned().collect::<BTreeSet<_>>()))
+        .filter(|(_, items)| !items.is_empty())
+        .collect();
+    memory.previous = keep.clone().into_iter().chain(departed).collect();
     for (m, k) in keep {
         if let Some(r) = members.get_mut(&m) {
             r.assigned = k;
@@ -89,11 +107,12 @@ pub fn assign(owned: &BTreeMap<String, BTreeSet<WorkId>>, work: &BTreeSet<WorkId
 }
 
 /// Balances one kind of work (connectors or tasks): trims members above their quota (revoking
-/// their greatest items) and gives `new` to members below it.
-fn balance(keep: &mut BTreeMap<String, BTreeSet<WorkId>>, members: &mut BTreeMap<String, MemberResult>, new: Vec<WorkId>, tasks: bool) {
+/// their greatest items) and gives `new` to members below it. `held` items (of departed
+/// members) count in the total, so nobody gives up work to make room the held work will fill.
+fn balance(keep: &mut BTreeMap<String, BTreeSet<WorkId>>, members: &mut BTreeMap<String, MemberResult>, new: Vec<WorkId>, tasks: bool, held: usize) {
     let count = |s: &BTreeSet<WorkId>| s.iter().filter(|w| w.is_task() == tasks).count();
     let n = keep.len();
-    let total: usize = keep.values().map(count).sum::<usize>() + new.len();
+    let total: usize = keep.values().map(count).sum::<usize>() + new.len() + held;
     let (base, extra) = (total / n, total % n);
     // Members owning the most get the larger quotas, so the fewest items move.
     let mut order: Vec<(String, usize)> = keep.iter().map(|(m, s)| (m.clone(), count(s))).collect();
@@ -203,6 +222,7 @@ mod tests {
         let r = assign(&gone, &w, &mut mem, 100, 1000);
         assert_eq!(r.delay_ms, 1000);
         assert!(!all_assigned(&r).contains(&t("a", 4)));
+        assert!(r.members.values().all(|m| m.revoked.is_empty()), "survivors keep their work while the delay runs");
         let r = assign(&gone, &w, &mut mem, 600, 1000);
         assert_eq!(r.delay_ms, 500, "the deadline is kept between rounds");
         let r = assign(&gone, &w, &mut mem, 1100, 1000);
@@ -210,6 +230,14 @@ mod tests {
         assert_eq!(all_assigned(&r), w);
         assert_eq!(counts(&r), vec![3, 3]);
         assert!(r.members.values().all(|m| m.revoked.is_empty()), "survivors keep their work");
+        // A member that is still here but never received its work gets it at once.
+        let mut mem = LeaderMemory::default();
+        let empty: BTreeMap<String, BTreeSet<WorkId>> = ["m0", "m1", "m2"].iter().map(|m| (m.to_string(), BTreeSet::new())).collect();
+        assign(&empty, &w, &mut mem, 0, 1000);
+        let mut partial = empty.clone();
+        partial.insert("m0".into(), mem.previous["m0"].clone());
+        let r = assign(&partial, &w, &mut mem, 10, 1000);
+        assert_eq!((r.delay_ms, all_assigned(&r)), (0, w.clone()));
         // With no delay it moves at once.
         let mut mem = LeaderMemory::default();
         assign(&o, &w, &mut mem, 0, 0);

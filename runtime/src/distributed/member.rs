@@ -131,7 +131,11 @@ pub async fn run(h: Arc<DistributedHerder>, m: Arc<Membership>, mut changes: mps
         };
         h.generation.store(joined.generation, Ordering::Release);
         let (assignments, assigned_work) = if joined.is_leader() { leader_assign(&h, &joined, &mut memory, max_delay_ms).await } else { (Vec::new(), Default::default()) };
-        let bytes = match m.sync(&joined, assignments).await {
+        let synced = tokio::select! {
+            r = m.sync(&joined, assignments) => r,
+            _ = stopped(&mut shutdown) => break 'rebalance,
+        };
+        let bytes = match synced {
             Ok(b) => b,
             Err(e) => {
                 tracing::info!(error = %e, "SyncGroup failed; rejoining");

@@ -236,6 +236,7 @@ impl Membership {
                         leader_id: resp.leader.as_str().to_string(),
                         members: resp.members.into_iter().map(|m| (m.member_id.as_str().to_string(), m.metadata)).collect(),
                     };
+                    tracing::debug!(generation = joined.generation, member = %joined.member_id, leader = %joined.leader_id, members = joined.members.len(), protocol = ?resp.protocol_name, "JoinGroup answered");
                     *self.member_id.lock().await = joined.member_id.clone();
                     self.generation.store(joined.generation, Ordering::Release);
                     return Ok(joined);

@@ -78,7 +78,7 @@ pub async fn run(worker_path: PathBuf) -> anyhow::Result<()> {
     status_log.read_to_end(Duration::from_secs(60)).await.context("cannot read the status topic")?;
     skip_own.store(true, Ordering::Release);
 
-    let ms = |k: &str| Duration::from_millis(config.long(k).max(1) as u64);
+    let ms = |k: &str| Duration::from_millis(config.number(k).max(1) as u64);
     let member_config = MemberConfig {
         bootstrap: config.parsed.list("bootstrap.servers").unwrap_or_default(),
         group_id: config.string("group.id"),
@@ -87,7 +87,7 @@ pub async fn run(worker_path: PathBuf) -> anyhow::Result<()> {
         rebalance_timeout: ms("rebalance.timeout.ms"),
         heartbeat_interval: ms("heartbeat.interval.ms"),
     };
-    let max_delay_ms = config.long("scheduled.rebalance.max.delay.ms").max(0) as u64;
+    let max_delay_ms = config.number("scheduled.rebalance.max.delay.ms").max(0) as u64;
     let membership = Arc::new(Membership::new(member_config));
     membership.find_coordinator().await.map_err(|e| anyhow::anyhow!("cannot find the group coordinator of group {}: {e}", config.string("group.id")))?;
 

@@ -180,7 +180,7 @@ fn at_end(consumer: &BaseConsumer, topic: &str, partitions: &[i32], positions: &
 /// compaction ignore it).
 pub async fn create_internal_topics(config: &WorkerConfig) -> ConnectResult<()> {
     let admin = crate::kafka::admin_client(config)?;
-    let int = |k: &str| config.parsed.long(k).unwrap_or(1) as i32;
+    let int = |k: &str| config.number(k).max(1) as i32;
     let compact = vec![("cleanup.policy".to_string(), "compact".to_string())];
     let topics = [
         (config.string("config.storage.topic"), 1, int("config.storage.replication.factor")),
