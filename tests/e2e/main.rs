@@ -2,6 +2,7 @@
 //! area is a module). Every test uses its own topics, files and connector names, so tests run
 //! in parallel and again. A missing service fails the test; nothing is skipped.
 
+mod distributed;
 mod rest;
 mod standalone;
 mod support;

@@ -111,12 +111,13 @@ pub async fn run(h: Arc<DistributedHerder>, m: Arc<Membership>, mut changes: mps
     let (rejoin_tx, mut rejoin_rx) = watch::channel(-1);
     spawn_heartbeat(m.clone(), active.clone(), h.generation.clone(), rejoin_tx);
     let mut memory = LeaderMemory::default();
+    let mut epoch = 0u64;
     'rebalance: loop {
         active.store(false, Ordering::Release);
         if let Ok(mut v) = h.view.lock() {
             v.rebalancing = true;
         }
-        let meta = MemberMetadata { version: PROTOCOL_VERSION, url: h.url.clone(), config_offset: h.snapshot().offset, owned: owned(&h).await };
+        let meta = MemberMetadata { version: PROTOCOL_VERSION, url: h.url.clone(), config_offset: h.snapshot().offset, owned: owned(&h).await, epoch };
         let joined = tokio::select! {
             j = m.join(protocol::encode(&meta)) => j,
             _ = stopped(&mut shutdown) => break 'rebalance,
@@ -193,11 +194,13 @@ pub async fn run(h: Arc<DistributedHerder>, m: Arc<Membership>, mut changes: mps
                     work::apply_change(&h, &change).await;
                     if joined.is_leader() && h.snapshot().work() != assigned_work {
                         tracing::info!(?change, "connectors or tasks changed; rebalancing");
+                        epoch += 1;
                         continue 'rebalance;
                     }
                 }
                 _ = async { if let Some(at) = scheduled { tokio::time::sleep_until(at).await } else { std::future::pending::<()>().await } } => {
                     tracing::info!("scheduled rebalance for departed workers' work");
+                    epoch += 1;
                     continue 'rebalance;
                 }
                 _ = stopped(&mut shutdown) => break 'rebalance,

@@ -51,6 +51,11 @@ pub struct MemberMetadata {
     pub config_offset: i64,
     /// What the worker runs now.
     pub owned: BTreeSet<WorkId>,
+    /// Bumped when the worker asks for a rebalance without any other change (the scheduled
+    /// rebalance of departed workers' work): a coordinator may answer a rejoin with unchanged
+    /// metadata from its stable state without a new generation (the test broker does).
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 /// A member's assignment (SyncGroup).
@@ -90,6 +95,7 @@ mod tests {
             url: "http://127.0.0.1:8083".into(),
             config_offset: 7,
             owned: [WorkId::Connector("a".into()), WorkId::Task("a".into(), 0)].into(),
+            epoch: 0,
         };
         let bytes = encode(&m);
         assert_eq!(decode::<MemberMetadata>(&bytes).unwrap(), m);
