@@ -74,7 +74,7 @@ fn id(w: &Worker) -> String {
 fn datagen(name: &str, topic: &str, tasks: u32, rate: u64) -> Value {
     json!({"name": name, "config": {
         "connector.class": "io.sluice.connect.datagen.DatagenConnector",
-        "tasks.max": tasks.to_string(), "topic": topic, "max.records": "0",
+        "tasks.max": tasks.to_string(), "topic": topic, "max.records": "-1",
         "records.per.second": rate.to_string(), "key.space": "100",
         "topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "3",
     }})
@@ -292,4 +292,77 @@ fn rolling_restart_under_load_loses_no_record() {
         (s.len() as u64 >= n).then_some(s)
     });
     assert_eq!(got, (0..n).collect::<BTreeSet<u64>>(), "every record arrived");
+}
+
+/// Waits until the connector and all `tasks` tasks are in `state`.
+fn wait_state(w: &Worker, name: &str, state: &str, tasks: usize) {
+    wait_for(Duration::from_secs(60), &format!("{name} {state} with {tasks} tasks\n{}", plain_log(w)), || {
+        let (code, s) = w.get(&format!("/connectors/{name}/status"))?;
+        let t = s["tasks"].as_array()?;
+        (code == 200 && s["connector"]["state"] == state && t.len() == tasks && t.iter().all(|t| t["state"] == state)).then_some(())
+    });
+}
+
+/// Retries a write while the cluster answers 409 (a rebalance is in progress).
+fn write(w: &Worker, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    wait_for(Duration::from_secs(60), &format!("{method} {path}"), || {
+        let r = w.json(method, path, body.clone());
+        (r.0 != 409).then_some(r)
+    })
+}
+
+#[test]
+fn rest_lifecycle_on_a_one_worker_cluster() {
+    let dir = scratch("dist-rest");
+    let spec = ClusterSpec::new("dist-rest", 0);
+    let w = spec.worker(&dir);
+    wait_healthy(&w);
+    let (name, topic) = (unique("gen"), unique("dist-rest-topic"));
+    create(&w, datagen(&name, &topic, 2, 100));
+    wait_state(&w, &name, "RUNNING", 2);
+    assert_eq!(write(&w, "PUT", &format!("/connectors/{name}/pause"), None).0, 202);
+    wait_state(&w, &name, "PAUSED", 2);
+    assert_eq!(write(&w, "PUT", &format!("/connectors/{name}/resume"), None).0, 202);
+    wait_state(&w, &name, "RUNNING", 2);
+    assert_eq!(write(&w, "POST", &format!("/connectors/{name}/tasks/1/restart"), None).0, 204);
+    assert_eq!(write(&w, "POST", &format!("/connectors/{name}/restart"), None).0, 204);
+    wait_state(&w, &name, "RUNNING", 2);
+
+    // Offsets: written to the offset topic, altered only when STOPPED.
+    wait_for(Duration::from_secs(30), "committed source offsets", || {
+        let (_, o) = w.get(&format!("/connectors/{name}/offsets"))?;
+        (o["offsets"].as_array()?.len() == 2).then_some(())
+    });
+    let (code, err) = write(&w, "PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 2}, "offset": {"next": 5}}]})));
+    assert_eq!(code, 400, "{err}");
+    assert_eq!(write(&w, "PUT", &format!("/connectors/{name}/stop"), None).0, 202);
+    wait_for(Duration::from_secs(30), "STOPPED with no tasks", || {
+        let (_, s) = w.get(&format!("/connectors/{name}/status"))?;
+        (s["connector"]["state"] == "STOPPED" && s["tasks"] == json!([])).then_some(())
+    });
+    let (_, offsets) = w.json("GET", &format!("/connectors/{name}/offsets"), None);
+    assert!(offsets["offsets"].as_array().is_some_and(|o| o.iter().any(|o| o["partition"] == json!({"task": 0, "tasks": 2}))), "{offsets}");
+    let (code, msg) = write(&w, "PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 2}, "offset": {"next": 5}}]})));
+    assert_eq!(code, 200, "{msg}");
+    let (_, offsets) = w.json("GET", &format!("/connectors/{name}/offsets"), None);
+    assert!(offsets["offsets"].as_array().is_some_and(|o| o.contains(&json!({"partition": {"task": 0, "tasks": 2}, "offset": {"next": 5}}))), "{offsets}");
+    assert_eq!(write(&w, "PUT", &format!("/connectors/{name}/resume"), None).0, 202);
+    wait_state(&w, &name, "RUNNING", 2);
+
+    // Created paused; duplicates are refused; deletes are final.
+    let paused = unique("paused");
+    let mut body = datagen(&paused, &topic, 1, 10);
+    body["initial_state"] = json!("PAUSED");
+    create(&w, body.clone());
+    wait_state(&w, &paused, "PAUSED", 1);
+    wait_for(Duration::from_secs(30), "409 for a duplicate", || {
+        let (code, err) = w.json("POST", "/connectors", Some(body.clone()));
+        assert_eq!(code, 409, "{err}");
+        err["message"].as_str()?.contains("already exists").then_some(())
+    });
+    for n in [&name, &paused] {
+        assert_eq!(write(&w, "DELETE", &format!("/connectors/{n}"), None).0, 204);
+    }
+    assert_eq!(w.json("GET", &format!("/connectors/{name}"), None).0, 404);
+    assert_eq!(w.json("GET", "/connectors", None).1, json!([]));
 }

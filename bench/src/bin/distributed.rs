@@ -126,7 +126,7 @@ fn main() -> anyhow::Result<()> {
     }
     let name = unique("gen");
     let body = json!({"name": name, "config": {"connector.class": "DatagenConnector", "tasks.max": TASKS.to_string(),
-        "topic": unique("bench-dist"), "max.records": "0", "records.per.second": "50",
+        "topic": unique("bench-dist"), "max.records": "-1", "records.per.second": "50",
         "topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "3"}});
     wait(Duration::from_secs(60), "the connector created", || matches!(http(workers[0].port, "POST", "/connectors", Some(body.clone())), Some((201, _))).then_some(()))?;
     wait(Duration::from_secs(90), "2 tasks on each worker", || owners(workers[0].port, &name).filter(|o| spread(o) == vec![2, 2, 2]))?;
