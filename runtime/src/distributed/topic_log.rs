@@ -187,6 +187,6 @@ pub async fn create_internal_topics(config: &WorkerConfig) -> ConnectResult<()> 
         (config.string("offset.storage.topic"), int("offset.storage.partitions"), int("offset.storage.replication.factor")),
         (config.string("status.storage.topic"), int("status.storage.partitions"), int("status.storage.replication.factor")),
     ];
-    let specs: Vec<(&str, i32, i32, Vec<(String, String)>)> = topics.iter().map(|(t, p, r)| (t.as_str(), *p, *r, compact.clone())).collect();
+    let specs: Vec<_> = topics.iter().map(|(t, p, r)| (t.as_str(), *p, *r, compact.clone())).collect();
     crate::kafka::create_topics(&admin, &specs).await
 }
