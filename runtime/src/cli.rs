@@ -49,8 +49,8 @@ pub enum Command {
         connectors: Vec<PathBuf>,
     },
     /// Run a worker that joins a cluster (`group.id`) and keeps configs, offsets and statuses in
-    /// Kafka topics, like `connect-distributed`. Not available in this build yet: the worker
-    /// config is validated and the command exits with an error.
+    /// Kafka topics, like `connect-distributed`: workers with the same group.id share the
+    /// connectors' tasks; any worker answers the REST API.
     Distributed {
         /// Worker properties (group.id, config.storage.topic, offset.storage.topic, status.storage.topic, ...).
         worker: PathBuf,
@@ -72,10 +72,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Standalone { worker, connectors } => run_standalone(worker, connectors).await,
-        Command::Distributed { worker } => {
-            WorkerConfig::load(&worker, Mode::Distributed)?;
-            anyhow::bail!("distributed mode is not available in this build yet; run `sluice standalone` instead")
-        }
+        Command::Distributed { worker } => crate::distributed::run(worker).await,
     }
 }
 
@@ -91,25 +88,8 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
             .with_context(|| format!("invalid config for connector {name}"))?;
     }
 
-    let (host, port, tls) = config.rest_listener()?;
-    let opt = |k: &str| Some(config.string(k)).filter(|v| !v.is_empty());
-    let security = Arc::new(
-        RestSecurity::load(
-            opt("rest.authentication.basic.file").as_deref(),
-            opt("rest.authentication.bearer.file").as_deref(),
-            &config.string("access.control.allow.origin"),
-            &config.string("access.control.allow.methods"),
-        )
-        .context("invalid REST security settings")?,
-    );
-    let listener = std::net::TcpListener::bind((host.as_str(), port)).with_context(|| format!("cannot listen on {host}:{port}"))?;
-    let local = listener.local_addr()?;
-    let advertised_host = match config.string("rest.advertised.host.name") {
-        h if !h.is_empty() => h,
-        _ if host == "0.0.0.0" => "127.0.0.1".to_string(),
-        _ => host.clone(),
-    };
-    let worker_id = format!("{advertised_host}:{}", local.port());
+    let rest = RestListener::bind(&config)?;
+    let worker_id = rest.worker_id.clone();
 
     let kafka_cluster_id = check_broker(&config).await?;
     let (registry_stop, registry_stop_rx) = tokio::sync::watch::channel(false);
@@ -118,20 +98,7 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     let ctx = Arc::new(WorkerContext { config, plugins, offsets, status: Arc::new(StatusStore::default()), worker_id, kafka_cluster_id });
     let herder = Arc::new(StandaloneHerder::new(Worker::new(ctx)));
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let rest = {
-        let herder = herder.clone();
-        let mut stop_rx = stop_rx.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = sluice_rest_api::serve(listener, tls, herder, security, shutdown).await {
-                tracing::error!(error = %e, "REST server failed");
-            }
-        })
-    };
-    tracing::info!(rest = %local, "REST API listening");
+    let (stop_tx, rest) = rest.serve(herder.clone());
 
     for props in connector_configs {
         let name = props.get("name").cloned().unwrap_or_default();
@@ -156,8 +123,66 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     Ok(())
 }
 
+/// The REST listener of a worker, bound before anything starts (so a taken port fails fast).
+pub struct RestListener {
+    listener: std::net::TcpListener,
+    tls: Option<sluice_rest_api::TlsFiles>,
+    security: Arc<RestSecurity>,
+    pub local: std::net::SocketAddr,
+    /// `host:port` as other workers reach this one (Connect's worker id).
+    pub worker_id: String,
+    pub url: String,
+}
+
+impl RestListener {
+    pub fn bind(config: &WorkerConfig) -> anyhow::Result<RestListener> {
+        let (host, port, tls) = config.rest_listener()?;
+        let opt = |k: &str| Some(config.string(k)).filter(|v| !v.is_empty());
+        let security = Arc::new(
+            RestSecurity::load(
+                opt("rest.authentication.basic.file").as_deref(),
+                opt("rest.authentication.bearer.file").as_deref(),
+                &config.string("access.control.allow.origin"),
+                &config.string("access.control.allow.methods"),
+            )
+            .context("invalid REST security settings")?,
+        );
+        let listener = std::net::TcpListener::bind((host.as_str(), port)).with_context(|| format!("cannot listen on {host}:{port}"))?;
+        let local = listener.local_addr()?;
+        let advertised_host = match config.string("rest.advertised.host.name") {
+            h if !h.is_empty() => h,
+            _ if host == "0.0.0.0" => "127.0.0.1".to_string(),
+            _ => host.clone(),
+        };
+        let advertised_port = match config.number("rest.advertised.port") {
+            p if p > 0 => p as u16,
+            _ => local.port(),
+        };
+        let worker_id = format!("{advertised_host}:{advertised_port}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{worker_id}");
+        Ok(RestListener { listener, tls, security, local, worker_id, url })
+    }
+
+    /// Serves the API until the returned sender says `true`.
+    pub fn serve(self, herder: Arc<dyn sluice_rest_api::Herder>) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let local = self.local;
+        let handle = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = sluice_rest_api::serve(self.listener, self.tls, herder, self.security, shutdown).await {
+                tracing::error!(error = %e, "REST server failed");
+            }
+        });
+        tracing::info!(rest = %local, "REST API listening");
+        (stop_tx, handle)
+    }
+}
+
 /// Fails with a clear message if no broker answers within 15 s; returns the cluster id.
-async fn check_broker(config: &WorkerConfig) -> anyhow::Result<Option<String>> {
+pub async fn check_broker(config: &WorkerConfig) -> anyhow::Result<Option<String>> {
     let servers = config.bootstrap_servers();
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &servers)
@@ -175,7 +200,7 @@ async fn check_broker(config: &WorkerConfig) -> anyhow::Result<Option<String>> {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+pub async fn wait_for_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

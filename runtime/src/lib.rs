@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config_provider;
 pub mod connector_config;
 pub mod converters;
+pub mod distributed;
 pub mod executor;
 pub mod herder;
 pub mod kafka;

@@ -72,16 +72,33 @@ impl OffsetStore {
     /// Loads every entry of `backing`. Entries that are not Connect offset keys are skipped
     /// with a warning.
     pub fn open(backing: Box<dyn OffsetBackingStore>) -> ConnectResult<OffsetStore> {
-        let mut data: HashMap<String, PartitionMap> = HashMap::new();
-        for (k, v) in backing.load()? {
-            let (Some((connector, partition)), Ok(Json::Object(offset))) = (parse_key(&k), serde_json::from_slice::<Json>(&v)) else {
-                tracing::warn!(key = %String::from_utf8_lossy(&k), "skipping an offset entry that is not in Connect's format");
-                continue;
-            };
-            let ck = canonical(&Json::Object(partition.clone()));
-            data.entry(connector).or_default().insert(ck, (partition, offset));
+        let store = OffsetStore { data: RwLock::new(HashMap::new()), backing };
+        for (k, v) in store.backing.load()? {
+            store.apply_serialized(&k, Some(&v));
         }
-        Ok(OffsetStore { data: RwLock::new(data), backing })
+        Ok(store)
+    }
+
+    /// Applies one serialized entry (`None` = tombstone) read from the backing store, e.g. a
+    /// record of the offset topic another worker wrote.
+    pub fn apply_serialized(&self, key: &[u8], value: Option<&[u8]>) {
+        let Some((connector, partition)) = parse_key(key) else {
+            tracing::warn!(key = %String::from_utf8_lossy(key), "skipping an offset entry that is not in Connect's format");
+            return;
+        };
+        let ck = canonical(&Json::Object(partition.clone()));
+        let Ok(mut data) = self.data.write() else { return };
+        match value.map(serde_json::from_slice::<Json>) {
+            Some(Ok(Json::Object(offset))) => {
+                data.entry(connector).or_default().insert(ck, (partition, offset));
+            }
+            None | Some(Ok(Json::Null)) => {
+                if let Some(m) = data.get_mut(&connector) {
+                    m.remove(&ck);
+                }
+            }
+            Some(_) => tracing::warn!(key = %String::from_utf8_lossy(key), "skipping an offset value that is not a JSON object"),
+        }
     }
 
     /// The committed offset of one partition of a connector.

@@ -14,9 +14,20 @@ pub struct Status {
     pub worker_id: String,
 }
 
+/// Which status changed, for a [`StatusSink`].
+#[derive(Debug, Clone, Copy)]
+pub enum StatusKey<'a> {
+    Connector(&'a str),
+    Task(&'a str, u32),
+}
+
+/// Receives every status this worker reports (distributed mode writes them to the status topic).
+pub type StatusSink = Box<dyn Fn(StatusKey<'_>, &Status) + Send + Sync>;
+
 /// All statuses of a worker.
 #[derive(Default)]
 pub struct StatusStore {
+    sink: std::sync::OnceLock<StatusSink>,
     connectors: RwLock<HashMap<String, Status>>,
     tasks: RwLock<HashMap<String, BTreeMap<u32, Status>>>,
     /// Topics each connector used (Connect's active topics, KIP-558).
@@ -24,7 +35,20 @@ pub struct StatusStore {
 }
 
 impl StatusStore {
+    /// Sets where this worker's own status changes are also sent (once).
+    pub fn set_sink(&self, sink: StatusSink) {
+        let _ = self.sink.set(sink);
+    }
+
     pub fn put_connector(&self, name: &str, status: Status) {
+        if let Some(sink) = self.sink.get() {
+            sink(StatusKey::Connector(name), &status);
+        }
+        self.apply_connector(name, status);
+    }
+
+    /// Records a status without passing it to the sink (one read back from the status topic).
+    pub fn apply_connector(&self, name: &str, status: Status) {
         if let Ok(mut c) = self.connectors.write() {
             c.insert(name.to_string(), status);
         }
@@ -34,6 +58,14 @@ impl StatusStore {
         if status.state == ConnectorState::Failed {
             tracing::error!(connector, task, trace = status.trace.as_deref().unwrap_or(""), "task failed");
         }
+        if let Some(sink) = self.sink.get() {
+            sink(StatusKey::Task(connector, task), &status);
+        }
+        self.apply_task(connector, task, status);
+    }
+
+    /// Records a task status without passing it to the sink.
+    pub fn apply_task(&self, connector: &str, task: u32, status: Status) {
         if let Ok(mut t) = self.tasks.write() {
             t.entry(connector.to_string()).or_default().insert(task, status);
         }

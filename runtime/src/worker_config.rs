@@ -115,6 +115,12 @@ impl WorkerConfig {
         self.parsed.long(key).unwrap_or_default()
     }
 
+    /// A LONG, INT or SHORT key as i64 (0 if undefined).
+    pub fn number(&self, key: &str) -> i64 {
+        let p = &self.parsed;
+        p.long(key).or_else(|_| p.int(key).map(i64::from)).or_else(|_| p.short(key).map(i64::from)).unwrap_or_default()
+    }
+
     pub fn bootstrap_servers(&self) -> String {
         self.parsed.list("bootstrap.servers").unwrap_or_default().join(",")
     }

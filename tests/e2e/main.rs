@@ -3,6 +3,7 @@
 //! in parallel and again. A missing service fails the test; nothing is skipped.
 
 mod errors;
+mod distributed;
 mod rest;
 mod schema_registry;
 mod s3;

@@ -82,6 +82,8 @@ pub struct Worker {
     connector_files: Vec<PathBuf>,
     child: Option<Child>,
     runs: u32,
+    /// `standalone` or `distributed`.
+    mode: &'static str,
 }
 
 /// Worker properties for a test: the real broker, a quick offset flush, the REST port.
@@ -110,6 +112,7 @@ impl Worker {
             connector_files: connector_files.iter().map(PathBuf::from).collect(),
             child: None,
             runs: 0,
+            mode: "standalone",
         }
     }
 
@@ -131,7 +134,14 @@ impl Worker {
                 f
             })
             .collect();
-        Worker { dir: dir.to_path_buf(), rest_port, worker_file, connector_files, child: None, runs: 0 }
+        Worker { dir: dir.to_path_buf(), rest_port, worker_file, connector_files, child: None, runs: 0, mode: "standalone" }
+    }
+
+    /// A `sluice distributed` worker; its config is written to `dir/worker.properties`.
+    pub fn distributed(dir: &Path, worker: BTreeMap<String, String>) -> Worker {
+        let mut w = Worker::new(dir, worker, &[]);
+        w.mode = "distributed";
+        w
     }
 
     /// Starts (or restarts) the process; output goes to `worker-N.log` in the test's dir.
@@ -140,7 +150,7 @@ impl Worker {
         self.runs += 1;
         let log = std::fs::File::create(self.dir.join(format!("worker-{}.log", self.runs))).expect("log file");
         let child = Command::new(sluice_bin())
-            .arg("standalone")
+            .arg(self.mode)
             .arg(&self.worker_file)
             .args(&self.connector_files)
             .current_dir(&self.dir)

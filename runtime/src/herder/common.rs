@@ -122,3 +122,31 @@ pub fn validate_for_put(plugins: &Plugins, providers: &ConfigProviders, config: 
 fn render(config: &ConfigMap) -> String {
     format!("with keys [{}]", config.keys().cloned().collect::<Vec<_>>().join(", "))
 }
+
+/// The synchronous [`sluice_rest_api::Herder`] methods every herder answers the same way
+/// (plugin listings, loggers); expands inside an `impl Herder` whose type has
+/// `fn ctx(&self) -> &WorkerContext`.
+macro_rules! plugin_and_logger_methods {
+    () => {
+        fn connector_plugins(&self, connectors_only: bool) -> Vec<sluice_rest_api::PluginInfo> {
+            $crate::herder::common::connector_plugins(&self.ctx().plugins, connectors_only)
+        }
+
+        fn plugin_config(&self, plugin: &str) -> Result<Vec<sluice_rest_api::ConfigKeyInfo>, sluice_rest_api::RestError> {
+            $crate::herder::common::plugin_config(&self.ctx().plugins, plugin)
+        }
+
+        fn loggers(&self) -> std::collections::BTreeMap<String, sluice_rest_api::LoggerLevel> {
+            $crate::logging::loggers()
+        }
+
+        fn logger_level(&self, logger: &str) -> sluice_rest_api::LoggerLevel {
+            $crate::logging::level_of(logger)
+        }
+
+        fn set_logger_level(&self, logger: &str, level: &str) -> Result<Vec<String>, sluice_rest_api::RestError> {
+            $crate::logging::set_level(logger, level).map_err(sluice_rest_api::RestError::bad_request)
+        }
+    };
+}
+pub(crate) use plugin_and_logger_methods;

@@ -2,8 +2,8 @@
 //! target states, and answer the REST API. Standalone mode has one worker and keeps configs in
 //! memory; the [`crate::worker::Worker`] runs what the herder decides.
 
-mod common;
-mod offsets;
+pub(crate) mod common;
+pub(crate) mod offsets;
 mod standalone;
 
 pub use standalone::StandaloneHerder;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sluice_rest_api::{
-    ConfigInfos, ConfigKeyInfo, ConfigMap, ConnectorInfo, ConnectorOffsets, ConnectorState, ConnectorStateInfo, ConnectorTaskId,
-    Created, Herder, LoggerLevel, Message, PluginInfo, RestError, ServerInfo, TargetState, TaskInfo, TaskStateInfo,
+    ConfigInfos, ConfigMap, ConnectorInfo, ConnectorOffsets, ConnectorState, ConnectorStateInfo, ConnectorTaskId,
+    Created, Herder, Message, RestError, ServerInfo, TargetState, TaskInfo, TaskStateInfo,
     WorkerStatus,
 };
 use sluice_sdk::{ConnectError, Props};
@@ -310,27 +310,9 @@ impl Herder for StandaloneHerder {
         offsets::reset(self.ctx(), name, &plugin, &resolved).await
     }
 
-    fn connector_plugins(&self, connectors_only: bool) -> Vec<PluginInfo> {
-        common::connector_plugins(&self.ctx().plugins, connectors_only)
-    }
-
-    fn plugin_config(&self, plugin: &str) -> Result<Vec<ConfigKeyInfo>, RestError> {
-        common::plugin_config(&self.ctx().plugins, plugin)
-    }
+    crate::herder::common::plugin_and_logger_methods!();
 
     async fn validate_connector_config(&self, plugin: &str, config: ConfigMap) -> Result<ConfigInfos, RestError> {
         common::validate(&self.ctx().plugins, &self.ctx().config.providers, plugin, config)
-    }
-
-    fn loggers(&self) -> BTreeMap<String, LoggerLevel> {
-        crate::logging::loggers()
-    }
-
-    fn logger_level(&self, logger: &str) -> LoggerLevel {
-        crate::logging::level_of(logger)
-    }
-
-    fn set_logger_level(&self, logger: &str, level: &str) -> Result<Vec<String>, RestError> {
-        crate::logging::set_level(logger, level).map_err(RestError::bad_request)
     }
 }
