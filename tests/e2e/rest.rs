@@ -453,3 +453,36 @@ fn https_listener_with_a_generated_certificate() {
     let plain = http_request(&format!("http://127.0.0.1:{port}/connectors"), "GET", None, &[]);
     assert!(!matches!(plain, Ok((200, _))), "plain http must not be served on the https listener");
 }
+
+#[test]
+fn passwords_are_hidden_in_every_response_and_the_log() {
+    let w = empty_worker("rest-secret", &[]);
+    let name = unique("ch");
+    let secret = "s3cr3t-value-42";
+    let cfg = json!({
+        "connector.class": "ClickHouseSink",
+        "topics": unique("t"),
+        "hostname": "127.0.0.1",
+        "port": "8123",
+        "ssl": "false",
+        "password": secret,
+    });
+    // STOPPED: nothing connects anywhere; the config is only stored.
+    let (code, info) = w.json("POST", "/connectors", Some(json!({"name": name, "config": cfg.clone(), "initial_state": "STOPPED"})));
+    assert_eq!(code, 201, "{info}");
+    assert_eq!(info["config"]["password"], "[hidden]");
+    assert_eq!(w.json("GET", &format!("/connectors/{name}/config"), None).1["password"], "[hidden]");
+    assert_eq!(w.json("GET", &format!("/connectors/{name}"), None).1["config"]["password"], "[hidden]");
+    let (_, expanded) = w.json("GET", "/connectors?expand=info", None);
+    assert_eq!(expanded[&name]["info"]["config"]["password"], "[hidden]");
+    let (_, v) = w.json("PUT", "/connector-plugins/ClickHouseSink/config/validate", Some(cfg));
+    let pw = v["configs"].as_array().expect("configs").iter().find(|c| c["definition"]["name"] == "password").expect("password").clone();
+    assert_eq!(pw["definition"]["type"], "PASSWORD");
+    assert_eq!(pw["value"]["value"], "[hidden]");
+    // A config provider reference is not a secret and stays visible.
+    let (code, info) = w.json("PATCH", &format!("/connectors/{name}/config"), Some(json!({"password": "${env:SLUICE_NO_SUCH_SECRET}"})));
+    assert!(code == 200 || code == 400, "{info}");
+    let everything = w.http("GET", "/connectors?expand=info&expand=status", None).expect("request").1;
+    assert!(!everything.contains(secret), "the secret leaked: {everything}");
+    assert!(!w.log().contains(secret), "the secret reached the log");
+}
