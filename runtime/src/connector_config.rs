@@ -64,7 +64,7 @@ pub fn source_def() -> ConfigDef {
 
 /// The definition of a plugin's whole config: the runtime's keys plus the plugin's own.
 pub fn full_def(plugin: &ConnectorPlugin) -> ConfigDef {
-    match plugin.factory {
+    match &plugin.factory {
         ConnectorFactory::Source { connector, .. } => source_def().merge(&connector().config_def()),
         ConnectorFactory::Sink { connector, .. } => sink_def().merge(&connector().config_def()),
     }
@@ -84,11 +84,11 @@ pub fn validate(plugins: &Plugins, props: &Props) -> ConnectResult<ValidatedConn
         ConnectError::config("connector.class", "Missing required configuration \"connector.class\" which has no default value.")
     })?;
     let plugin = plugins.connector(class.trim()).map_err(|e| ConnectError::config("connector.class", e.to_string()))?.clone();
-    let parsed = match plugin.factory {
+    let parsed = match &plugin.factory {
         ConnectorFactory::Source { .. } => source_def().parse(props)?,
         ConnectorFactory::Sink { .. } => sink_def().parse(props)?,
     };
-    let plugin_results = match plugin.factory {
+    let plugin_results = match &plugin.factory {
         ConnectorFactory::Source { connector, .. } => connector().validate(props),
         ConnectorFactory::Sink { connector, .. } => connector().validate(props),
     };

@@ -2,8 +2,15 @@
 //! Connect's rules — the full class name, the simple class name, or the simple name without
 //! its `Connector`/`Converter` suffix (`org.apache.kafka.connect.file.FileStreamSourceConnector`,
 //! `FileStreamSourceConnector`, `FileStreamSource`).
+//!
+//! Built-ins are static; WASM plugins are added at worker start from `plugin.path`
+//! ([`Plugins::with_wasm_plugins`]), and files that are not valid plugins are kept in
+//! [`Plugins::invalid`] with the reason.
 
-use sluice_sdk::{Converter, SinkConnector, SinkTask, SourceConnector, SourceTask};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sluice_sdk::{Converter, SinkConnector, SinkRecord, SinkTask, SourceConnector, SourceRecord, SourceTask, Transform};
 
 use crate::converters::{ByteArrayConverter, JsonConverter, StringConverter};
 
@@ -13,6 +20,8 @@ pub enum PluginType {
     Source,
     Sink,
     Converter,
+    Transformation,
+    Predicate,
 }
 
 impl PluginType {
@@ -21,6 +30,8 @@ impl PluginType {
             PluginType::Source => "source",
             PluginType::Sink => "sink",
             PluginType::Converter => "converter",
+            PluginType::Transformation => "transformation",
+            PluginType::Predicate => "predicate",
         }
     }
 }
@@ -49,11 +60,41 @@ impl PluginDesc {
     }
 }
 
+/// Builds a new instance each call (a built-in's constructor, or a closure over a WASM plugin).
+pub type Factory<T> = Arc<dyn Fn() -> Box<T> + Send + Sync>;
+
+fn factory<T: ?Sized>(f: impl Fn() -> Box<T> + Send + Sync + 'static) -> Factory<T> {
+    Arc::new(f)
+}
+
 /// How to build a connector and its tasks.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum ConnectorFactory {
-    Source { connector: fn() -> Box<dyn SourceConnector>, task: fn() -> Box<dyn SourceTask> },
-    Sink { connector: fn() -> Box<dyn SinkConnector>, task: fn() -> Box<dyn SinkTask> },
+    Source { connector: Factory<dyn SourceConnector>, task: Factory<dyn SourceTask> },
+    Sink { connector: Factory<dyn SinkConnector>, task: Factory<dyn SinkTask> },
+}
+
+/// A transform plugin, for source and for sink connectors (`transforms.X.type`).
+#[derive(Clone)]
+pub struct TransformPlugin {
+    pub desc: PluginDesc,
+    pub source: Factory<dyn Transform<SourceRecord>>,
+    pub sink: Factory<dyn Transform<SinkRecord>>,
+}
+
+/// A predicate plugin (`predicates.X.type`).
+#[derive(Clone)]
+pub struct PredicatePlugin {
+    pub desc: PluginDesc,
+    pub source: Factory<dyn sluice_sdk::Predicate<SourceRecord>>,
+    pub sink: Factory<dyn sluice_sdk::Predicate<SinkRecord>>,
+}
+
+/// A file in `plugin.path` that could not be loaded as a plugin.
+#[derive(Debug, Clone)]
+pub struct InvalidPlugin {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 /// A connector plugin.
@@ -84,6 +125,9 @@ pub enum PluginError {
 pub struct Plugins {
     connectors: Vec<ConnectorPlugin>,
     converters: Vec<ConverterPlugin>,
+    transforms: Vec<TransformPlugin>,
+    predicates: Vec<PredicatePlugin>,
+    invalid: Vec<InvalidPlugin>,
 }
 
 fn desc(class: &str, plugin_type: PluginType, version: String) -> PluginDesc {
@@ -103,22 +147,22 @@ impl Plugins {
             ConnectorPlugin {
                 desc: desc(SOURCE_CLASS, PluginType::Source, FILE_VERSION.into()),
                 factory: ConnectorFactory::Source {
-                    connector: || Box::new(FileStreamSourceConnector::default()),
-                    task: || Box::new(FileStreamSourceTask::default()),
+                    connector: factory::<dyn SourceConnector>(|| Box::new(FileStreamSourceConnector::default())),
+                    task: factory::<dyn SourceTask>(|| Box::new(FileStreamSourceTask::default())),
                 },
             },
             ConnectorPlugin {
                 desc: desc(SINK_CLASS, PluginType::Sink, FILE_VERSION.into()),
                 factory: ConnectorFactory::Sink {
-                    connector: || Box::new(FileStreamSinkConnector::default()),
-                    task: || Box::new(FileStreamSinkTask::default()),
+                    connector: factory::<dyn SinkConnector>(|| Box::new(FileStreamSinkConnector::default())),
+                    task: factory::<dyn SinkTask>(|| Box::new(FileStreamSinkTask::default())),
                 },
             },
             ConnectorPlugin {
                 desc: desc(DATAGEN, PluginType::Source, runtime_version.clone()),
                 factory: ConnectorFactory::Source {
-                    connector: || Box::new(DatagenConnector::default()),
-                    task: || Box::new(DatagenTask::default()),
+                    connector: factory::<dyn SourceConnector>(|| Box::new(DatagenConnector::default())),
+                    task: factory::<dyn SourceTask>(|| Box::new(DatagenTask::default())),
                 },
             },
         ];
@@ -136,7 +180,87 @@ impl Plugins {
                 factory: || Box::new(ByteArrayConverter),
             },
         ];
-        Plugins { connectors, converters }
+        Plugins { connectors, converters, transforms: Vec::new(), predicates: Vec::new(), invalid: Vec::new() }
+    }
+
+    /// Adds the WASM plugins found under `paths` (the worker's `plugin.path`): every `*.wasm`
+    /// becomes a connector, transform or predicate under the name it declares; files that fail
+    /// to load are kept in [`Plugins::invalid`] (and logged) with the reason.
+    pub fn with_wasm_plugins(mut self, paths: &[PathBuf]) -> Plugins {
+        use sluice_wasm_plugins::{Discovered, PluginKind, WasmConnector, WasmPredicate, WasmSinkTask, WasmSourceTask, WasmTransform};
+        for found in sluice_wasm_plugins::discover(paths) {
+            let p = match found {
+                Discovered::Plugin(p) => p,
+                Discovered::Invalid { path, reason } => {
+                    self.invalid.push(InvalidPlugin { path, reason });
+                    continue;
+                }
+            };
+            let kind = match p.kind {
+                PluginKind::Source => PluginType::Source,
+                PluginKind::Sink => PluginType::Sink,
+                PluginKind::Transform => PluginType::Transformation,
+                PluginKind::Predicate => PluginType::Predicate,
+            };
+            let d = desc(&p.name, kind, p.version.clone());
+            let taken = match kind {
+                PluginType::Source | PluginType::Sink => self.connector(&p.name).is_ok(),
+                PluginType::Transformation => self.transforms.iter().any(|t| t.desc.class == p.name),
+                _ => self.predicates.iter().any(|t| t.desc.class == p.name),
+            };
+            if taken {
+                let reason = format!("a plugin named {} is already registered", p.name);
+                tracing::warn!(path = %p.path.display(), %reason, "WASM plugin ignored");
+                self.invalid.push(InvalidPlugin { path: p.path.clone(), reason });
+                continue;
+            }
+            let (a, b) = (p.clone(), p.clone());
+            match kind {
+                PluginType::Source => self.connectors.push(ConnectorPlugin {
+                    desc: d,
+                    factory: ConnectorFactory::Source {
+                        connector: factory::<dyn SourceConnector>(move || Box::new(WasmConnector::new(a.clone()))),
+                        task: factory::<dyn SourceTask>(move || Box::new(WasmSourceTask::new(b.clone()))),
+                    },
+                }),
+                PluginType::Sink => self.connectors.push(ConnectorPlugin {
+                    desc: d,
+                    factory: ConnectorFactory::Sink {
+                        connector: factory::<dyn SinkConnector>(move || Box::new(WasmConnector::new(a.clone()))),
+                        task: factory::<dyn SinkTask>(move || Box::new(WasmSinkTask::new(b.clone()))),
+                    },
+                }),
+                PluginType::Transformation => self.transforms.push(TransformPlugin {
+                    desc: d,
+                    source: factory::<dyn Transform<SourceRecord>>(move || Box::new(WasmTransform::<SourceRecord>::new(a.clone()))),
+                    sink: factory::<dyn Transform<SinkRecord>>(move || Box::new(WasmTransform::<SinkRecord>::new(b.clone()))),
+                }),
+                _ => self.predicates.push(PredicatePlugin {
+                    desc: d,
+                    source: factory::<dyn sluice_sdk::Predicate<SourceRecord>>(move || Box::new(WasmPredicate::<SourceRecord>::new(a.clone()))),
+                    sink: factory::<dyn sluice_sdk::Predicate<SinkRecord>>(move || Box::new(WasmPredicate::<SinkRecord>::new(b.clone()))),
+                }),
+            }
+        }
+        self
+    }
+
+    /// Files in `plugin.path` that are not valid plugins, with the reason.
+    pub fn invalid(&self) -> &[InvalidPlugin] {
+        &self.invalid
+    }
+
+    pub fn transforms(&self) -> &[TransformPlugin] {
+        &self.transforms
+    }
+
+    pub fn predicates(&self) -> &[PredicatePlugin] {
+        &self.predicates
+    }
+
+    /// The transform plugin called `name` (any alias).
+    pub fn transform(&self, name: &str) -> Option<&TransformPlugin> {
+        self.transforms.iter().find(|p| p.desc.aliases().iter().any(|a| a == name))
     }
 
     pub fn connectors(&self) -> &[ConnectorPlugin] {

@@ -3,4 +3,5 @@
 //! in parallel and again. A missing service fails the test; nothing is skipped.
 
 mod standalone;
+mod wasm;
 mod support;

@@ -40,3 +40,4 @@ pub use plugin::{PluginKind, WasmPlugin};
 pub use sink::WasmSinkTask;
 pub use source::WasmSourceTask;
 pub use transform::{WasmPredicate, WasmTransform};
+pub mod examples;

@@ -54,7 +54,7 @@ impl StandaloneHerder {
         let validated = connector_config::validate(&self.ctx.plugins, &resolved)?;
         let name = validated.parsed.string("name")?;
         let max_tasks = validated.parsed.int("tasks.max")?.max(1) as usize;
-        let (mut instance, connector_type): (Box<dyn Connector>, _) = match validated.plugin.factory {
+        let (mut instance, connector_type): (Box<dyn Connector>, _) = match &validated.plugin.factory {
             ConnectorFactory::Source { connector, .. } => (connector(), ConnectorType::Source),
             ConnectorFactory::Sink { connector, .. } => (connector(), ConnectorType::Sink),
         };
