@@ -29,6 +29,8 @@ fn plugin_dir(dir: &Path, extra: &[(&str, &[u8])]) -> PathBuf {
 fn wasm_worker_props(dir: &Path, port: u16, plugins: &Path) -> BTreeMap<String, String> {
     let mut w = worker_props(dir, port);
     w.insert("plugin.path".into(), plugins.display().to_string());
+    // The sink may subscribe before the source's first record creates the topic: look again soon.
+    w.insert("consumer.topic.metadata.refresh.interval.ms".into(), "1000".into());
     w
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sluice_sdk::{ConfigDef, ConnectRecord, ConnectResult, Headers, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
+use sluice_sdk::{ConfigDef, ConnectResult, Headers, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
 
 /// A source connector and its task in one type: the connector part (`task_configs`) runs
 /// once at connector start, then each task gets its own instance.
@@ -87,47 +87,4 @@ pub trait PredicatePlugin: Default + 'static {
     fn test(&mut self, record: &Record) -> bool;
 }
 
-impl ConnectRecord for Record {
-    fn topic(&self) -> &str {
-        &self.topic
-    }
-    fn set_topic(&mut self, topic: String) {
-        self.topic = topic;
-    }
-    fn kafka_partition(&self) -> Option<i32> {
-        self.partition
-    }
-    fn key_schema(&self) -> Option<&SchemaRef> {
-        self.key_schema.as_ref()
-    }
-    fn key(&self) -> &Value {
-        &self.key
-    }
-    fn set_key(&mut self, schema: Option<SchemaRef>, key: Value) {
-        self.key_schema = schema;
-        self.key = key;
-    }
-    fn value_schema(&self) -> Option<&SchemaRef> {
-        self.value_schema.as_ref()
-    }
-    fn value(&self) -> &Value {
-        &self.value
-    }
-    fn set_value(&mut self, schema: Option<SchemaRef>, value: Value) {
-        self.value_schema = schema;
-        self.value = value;
-    }
-    fn timestamp(&self) -> Option<i64> {
-        self.timestamp
-    }
-    fn set_timestamp(&mut self, timestamp: Option<i64>) {
-        self.timestamp = timestamp;
-    }
-    fn headers(&self) -> &Headers {
-        &self.headers
-    }
-    fn headers_mut(&mut self) -> &mut Headers {
-        &mut self.headers
-    }
-}
-
+sluice_sdk::connect_record_impl!(Record, |r| r.partition);
