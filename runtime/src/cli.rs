@@ -81,7 +81,7 @@ async fn run_standalone(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> 
     let connector_configs =
         connector_paths.iter().map(|p| load_connector_config(p)).collect::<Result<Vec<_>, _>>()?;
     // Every connector config is checked before anything starts, so a bad one costs nothing.
-    let plugins = Plugins::builtin();
+    let plugins = Plugins::for_worker(&config);
     for props in &connector_configs {
         let name = props.get("name").cloned().unwrap_or_default();
         crate::connector_config::validate(&plugins, &config.providers.resolve(props)?)

@@ -67,7 +67,7 @@ pub fn source_def() -> ConfigDef {
 
 /// The definition of a plugin's whole config: the runtime's keys plus the plugin's own.
 pub fn full_def(plugin: &ConnectorPlugin) -> ConfigDef {
-    match plugin.factory {
+    match &plugin.factory {
         ConnectorFactory::Source { connector, .. } => source_def().merge(&connector().config_def()),
         ConnectorFactory::Sink { connector, .. } => sink_def().merge(&connector().config_def()),
     }
@@ -102,7 +102,7 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
             r.errors.push(message);
         }
     }
-    let plugin_results = match plugin.factory {
+    let plugin_results = match &plugin.factory {
         ConnectorFactory::Source { connector, .. } => connector().validate(props),
         ConnectorFactory::Sink { connector, .. } => connector().validate(props),
     };
@@ -113,7 +113,7 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
     }
     // The transformation chain: every `transforms.X.*` / `predicates.Y.*` key, named in errors
     // (reported under `transforms` when the key itself is not a defined one).
-    let chain = match plugin.factory {
+    let chain = match &plugin.factory {
         ConnectorFactory::Source { .. } => TransformChain::<SourceRecord>::from_props(plugins, props).map(|_| ()),
         ConnectorFactory::Sink { .. } => TransformChain::<SinkRecord>::from_props(plugins, props).map(|_| ()),
     };

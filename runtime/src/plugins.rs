@@ -54,11 +54,25 @@ impl PluginDesc {
     }
 }
 
+/// Builds a new instance each call (a built-in's constructor, or a closure over a WASM plugin).
+pub type Factory<T> = std::sync::Arc<dyn Fn() -> Box<T> + Send + Sync>;
+
+fn factory<T: ?Sized>(f: impl Fn() -> Box<T> + Send + Sync + 'static) -> Factory<T> {
+    std::sync::Arc::new(f)
+}
+
 /// How to build a connector and its tasks.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum ConnectorFactory {
-    Source { connector: fn() -> Box<dyn SourceConnector>, task: fn() -> Box<dyn SourceTask> },
-    Sink { connector: fn() -> Box<dyn SinkConnector>, task: fn() -> Box<dyn SinkTask> },
+    Source { connector: Factory<dyn SourceConnector>, task: Factory<dyn SourceTask> },
+    Sink { connector: Factory<dyn SinkConnector>, task: Factory<dyn SinkTask> },
+}
+
+/// A file in `plugin.path` that could not be loaded as a plugin.
+#[derive(Debug, Clone)]
+pub struct InvalidPlugin {
+    pub path: std::path::PathBuf,
+    pub reason: String,
 }
 
 /// A connector plugin.
@@ -95,6 +109,7 @@ pub struct Plugins {
     converters: Vec<ConverterPlugin>,
     transformations: Vec<TransformPlugin>,
     predicates: Vec<PredicatePlugin>,
+    invalid: Vec<InvalidPlugin>,
 }
 
 fn desc(class: &str, plugin_type: PluginType, version: String) -> PluginDesc {
@@ -115,50 +130,50 @@ impl Plugins {
             ConnectorPlugin {
                 desc: desc(SOURCE_CLASS, PluginType::Source, FILE_VERSION.into()),
                 factory: ConnectorFactory::Source {
-                    connector: || Box::new(FileStreamSourceConnector::default()),
-                    task: || Box::new(FileStreamSourceTask::default()),
+                    connector: factory::<dyn SourceConnector>(|| Box::new(FileStreamSourceConnector::default())),
+                    task: factory::<dyn SourceTask>(|| Box::new(FileStreamSourceTask::default())),
                 },
             },
             ConnectorPlugin {
                 desc: desc(SINK_CLASS, PluginType::Sink, FILE_VERSION.into()),
                 factory: ConnectorFactory::Sink {
-                    connector: || Box::new(FileStreamSinkConnector::default()),
-                    task: || Box::new(FileStreamSinkTask::default()),
+                    connector: factory::<dyn SinkConnector>(|| Box::new(FileStreamSinkConnector::default())),
+                    task: factory::<dyn SinkTask>(|| Box::new(FileStreamSinkTask::default())),
                 },
             },
             ConnectorPlugin {
                 desc: desc(sluice_connector_s3::CLASS, PluginType::Sink, sluice_connector_s3::VERSION.into()),
                 factory: ConnectorFactory::Sink {
-                    connector: || Box::new(sluice_connector_s3::S3SinkConnector::default()),
-                    task: || Box::new(sluice_connector_s3::S3SinkTask::default()),
+                    connector: factory::<dyn SinkConnector>(|| Box::new(sluice_connector_s3::S3SinkConnector::default())),
+                    task: factory::<dyn SinkTask>(|| Box::new(sluice_connector_s3::S3SinkTask::default())),
                 },
             },
             ConnectorPlugin {
                 desc: desc(DATAGEN, PluginType::Source, runtime_version.clone()),
                 factory: ConnectorFactory::Source {
-                    connector: || Box::new(DatagenConnector::default()),
-                    task: || Box::new(DatagenTask::default()),
+                    connector: factory::<dyn SourceConnector>(|| Box::new(DatagenConnector::default())),
+                    task: factory::<dyn SourceTask>(|| Box::new(DatagenTask::default())),
                 },
             },
             ConnectorPlugin {
                 desc: desc(sluice_connector_testkit::CLASS, PluginType::Sink, sluice_connector_testkit::VERSION.into()),
                 factory: ConnectorFactory::Sink {
-                    connector: || Box::new(sluice_connector_testkit::TestSinkConnector::default()),
-                    task: || Box::new(sluice_connector_testkit::TestSinkTask::default()),
+                    connector: factory::<dyn SinkConnector>(|| Box::new(sluice_connector_testkit::TestSinkConnector::default())),
+                    task: factory::<dyn SinkTask>(|| Box::new(sluice_connector_testkit::TestSinkTask::default())),
                 },
             },
             ConnectorPlugin {
                 desc: desc(sluice_connector_postgres::CLASS, PluginType::Source, sluice_connector_postgres::VERSION.into()),
                 factory: ConnectorFactory::Source {
-                    connector: || Box::new(sluice_connector_postgres::PostgresConnector::default()),
-                    task: || Box::new(sluice_connector_postgres::PostgresSourceTask::default()),
+                    connector: factory::<dyn SourceConnector>(|| Box::new(sluice_connector_postgres::PostgresConnector::default())),
+                    task: factory::<dyn SourceTask>(|| Box::new(sluice_connector_postgres::PostgresSourceTask::default())),
                 },
             },
             ConnectorPlugin {
                 desc: desc(CLICKHOUSE, PluginType::Sink, CLICKHOUSE_VERSION.into()),
                 factory: ConnectorFactory::Sink {
-                    connector: || Box::new(ClickHouseSinkConnector::default()),
-                    task: || Box::new(ClickHouseSinkTask::default()),
+                    connector: factory::<dyn SinkConnector>(|| Box::new(ClickHouseSinkConnector::default())),
+                    task: factory::<dyn SinkTask>(|| Box::new(ClickHouseSinkTask::default())),
                 },
             },
         ];
@@ -182,7 +197,76 @@ impl Plugins {
         ];
         let transformations = sluice_transforms::transformations();
         let predicates = sluice_transforms::predicates();
-        Plugins { connectors, converters, transformations, predicates }
+        Plugins { connectors, converters, transformations, predicates, invalid: Vec::new() }
+    }
+
+    /// Adds the WASM plugins found under `paths` (the worker's `plugin.path`): every `*.wasm`
+    /// becomes a connector, transform or predicate under the name it declares; files that fail
+    /// to load are kept in [`Plugins::invalid`] (and logged) with the reason.
+    pub fn with_wasm_plugins(mut self, paths: &[std::path::PathBuf]) -> Plugins {
+        use sluice_sdk::{Predicate, SinkRecord, SourceRecord, Transform};
+        use sluice_wasm_plugins::{Discovered, PluginKind, WasmConnector, WasmPredicate, WasmSinkTask, WasmSourceTask, WasmTransform};
+        for found in sluice_wasm_plugins::discover(paths) {
+            let p = match found {
+                Discovered::Plugin(p) => p,
+                Discovered::Invalid { path, reason } => {
+                    self.invalid.push(InvalidPlugin { path, reason });
+                    continue;
+                }
+            };
+            let taken = match p.kind {
+                PluginKind::Source | PluginKind::Sink => self.connector(&p.name).is_ok(),
+                PluginKind::Transform => self.transformation(&p.name).is_ok(),
+                PluginKind::Predicate => self.predicate(&p.name).is_ok(),
+            };
+            if taken {
+                let reason = format!("a plugin named {} is already registered", p.name);
+                tracing::warn!(path = %p.path.display(), %reason, "WASM plugin ignored");
+                self.invalid.push(InvalidPlugin { path: p.path.clone(), reason });
+                continue;
+            }
+            let (a, b) = (p.clone(), p.clone());
+            match p.kind {
+                PluginKind::Source => self.connectors.push(ConnectorPlugin {
+                    desc: desc(&p.name, PluginType::Source, p.version.clone()),
+                    factory: ConnectorFactory::Source {
+                        connector: factory::<dyn SourceConnector>(move || Box::new(WasmConnector::new(a.clone()))),
+                        task: factory::<dyn SourceTask>(move || Box::new(WasmSourceTask::new(b.clone()))),
+                    },
+                }),
+                PluginKind::Sink => self.connectors.push(ConnectorPlugin {
+                    desc: desc(&p.name, PluginType::Sink, p.version.clone()),
+                    factory: ConnectorFactory::Sink {
+                        connector: factory::<dyn SinkConnector>(move || Box::new(WasmConnector::new(a.clone()))),
+                        task: factory::<dyn SinkTask>(move || Box::new(WasmSinkTask::new(b.clone()))),
+                    },
+                }),
+                // Plugin names live as long as the worker: loaded once at start.
+                PluginKind::Transform => self.transformations.push(TransformPlugin {
+                    class: Box::leak(p.name.clone().into_boxed_str()),
+                    source: std::sync::Arc::new(move || Box::new(WasmTransform::<SourceRecord>::new(a.clone())) as Box<dyn Transform<SourceRecord>>),
+                    sink: std::sync::Arc::new(move || Box::new(WasmTransform::<SinkRecord>::new(b.clone())) as Box<dyn Transform<SinkRecord>>),
+                }),
+                PluginKind::Predicate => self.predicates.push(PredicatePlugin {
+                    class: Box::leak(p.name.clone().into_boxed_str()),
+                    source: std::sync::Arc::new(move || Box::new(WasmPredicate::<SourceRecord>::new(a.clone())) as Box<dyn Predicate<SourceRecord>>),
+                    sink: std::sync::Arc::new(move || Box::new(WasmPredicate::<SinkRecord>::new(b.clone())) as Box<dyn Predicate<SinkRecord>>),
+                }),
+            }
+        }
+        self
+    }
+
+    /// The built-ins plus the WASM plugins under the worker's `plugin.path`.
+    pub fn for_worker(config: &crate::worker_config::WorkerConfig) -> Plugins {
+        let paths: Vec<std::path::PathBuf> =
+            config.parsed.list("plugin.path").unwrap_or_default().iter().map(|p| p.trim()).filter(|p| !p.is_empty()).map(std::path::PathBuf::from).collect();
+        Plugins::builtin().with_wasm_plugins(&paths)
+    }
+
+    /// Files in `plugin.path` that are not valid plugins, with the reason.
+    pub fn invalid(&self) -> &[InvalidPlugin] {
+        &self.invalid
     }
 
     pub fn connectors(&self) -> &[ConnectorPlugin] {

@@ -45,7 +45,7 @@ impl ConnectorContext for WorkerConnectorContext {
 
 /// Whether a plugin makes source or sink connectors.
 pub fn connector_type(plugin: &ConnectorPlugin) -> ConnectorType {
-    match plugin.factory {
+    match &plugin.factory {
         ConnectorFactory::Source { .. } => ConnectorType::Source,
         ConnectorFactory::Sink { .. } => ConnectorType::Sink,
     }
@@ -64,7 +64,7 @@ impl Worker {
     /// A failure marks the connector FAILED (with the reason) and is returned.
     pub async fn start_connector(&self, name: &str, plugin: &ConnectorPlugin, props: &Props, max_tasks: usize, paused: bool) -> ConnectResult<Vec<Props>> {
         self.stop_connector(name).await;
-        let mut instance: Box<dyn Connector> = match plugin.factory {
+        let mut instance: Box<dyn Connector> = match &plugin.factory {
             ConnectorFactory::Source { connector, .. } => connector(),
             ConnectorFactory::Sink { connector, .. } => connector(),
         };

@@ -6,7 +6,8 @@
 //! - [`connector`]: connectors, tasks and their contexts (Connect's `connector`, `source`, `sink`),
 //! - [`transform`]: transforms, predicates, converters,
 //! - [`config`]: `ConfigDef`, the self-describing configuration of every plugin,
-//! - [`error`]: the one error type, whose variants say what the runtime does.
+//! - [`error`]: the one error type, whose variants say what the runtime does,
+//! - [`wire`]: the JSON forms of schemas and values at the WASM plugin boundary (`wit/`).
 //!
 //! Architecture invariant: this crate knows no Kafka client, no HTTP and no storage. The
 //! native traits are async; the WASM guest flavour (a later `guest` feature) mirrors them
@@ -18,6 +19,7 @@ pub mod data;
 pub mod error;
 pub mod record;
 pub mod transform;
+pub mod wire;
 
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, ConfigValueInfo, Importance, ParsedConfig, Password, Props, Validator, Width};
 pub use connector::{

@@ -156,9 +156,17 @@ pub trait ConnectRecord: Clone + Send + Sync + 'static {
     fn headers_mut(&mut self) -> &mut Headers;
 }
 
+/// Implements [`ConnectRecord`] for a struct with the usual field names (`topic`, `key_schema`,
+/// `key`, `value_schema`, `value`, `timestamp`, `headers`); the partition expression is given.
+/// Exported (hidden) for the guest SDK's transform record.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! connect_record_impl {
+    ($ty:ty, |$s:ident| $partition:expr) => {
+        $crate::connect_record_impl!($ty, |$s| $partition, None);
+    };
     ($ty:ty, |$s:ident| $partition:expr, $offset:expr) => {
-        impl ConnectRecord for $ty {
+        impl $crate::ConnectRecord for $ty {
             fn topic(&self) -> &str {
                 &self.topic
             }
@@ -174,23 +182,23 @@ macro_rules! connect_record_impl {
                 let $s = self;
                 $offset
             }
-            fn key_schema(&self) -> Option<&SchemaRef> {
+            fn key_schema(&self) -> Option<&$crate::SchemaRef> {
                 self.key_schema.as_ref()
             }
-            fn key(&self) -> &Value {
+            fn key(&self) -> &$crate::Value {
                 &self.key
             }
-            fn set_key(&mut self, schema: Option<SchemaRef>, key: Value) {
+            fn set_key(&mut self, schema: Option<$crate::SchemaRef>, key: $crate::Value) {
                 self.key_schema = schema;
                 self.key = key;
             }
-            fn value_schema(&self) -> Option<&SchemaRef> {
+            fn value_schema(&self) -> Option<&$crate::SchemaRef> {
                 self.value_schema.as_ref()
             }
-            fn value(&self) -> &Value {
+            fn value(&self) -> &$crate::Value {
                 &self.value
             }
-            fn set_value(&mut self, schema: Option<SchemaRef>, value: Value) {
+            fn set_value(&mut self, schema: Option<$crate::SchemaRef>, value: $crate::Value) {
                 self.value_schema = schema;
                 self.value = value;
             }
@@ -200,10 +208,10 @@ macro_rules! connect_record_impl {
             fn set_timestamp(&mut self, timestamp: Option<i64>) {
                 self.timestamp = timestamp;
             }
-            fn headers(&self) -> &Headers {
+            fn headers(&self) -> &$crate::Headers {
                 &self.headers
             }
-            fn headers_mut(&mut self) -> &mut Headers {
+            fn headers_mut(&mut self) -> &mut $crate::Headers {
                 &mut self.headers
             }
         }

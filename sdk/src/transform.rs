@@ -12,6 +12,13 @@ pub trait Transform<R: ConnectRecord>: Send + Sync {
     fn configure(&mut self, props: &Props) -> ConnectResult<()>;
     /// Errors are [`crate::ConnectError::Data`] for a record that cannot be transformed.
     fn apply(&self, record: R) -> ConnectResult<Option<R>>;
+
+    /// Applies the transform to a batch, one result per input in order. The default calls
+    /// [`Transform::apply`] per record; plugins behind a call boundary (WASM) override it to
+    /// cross the boundary once per batch.
+    fn apply_batch(&self, records: Vec<R>) -> Vec<ConnectResult<Option<R>>> {
+        records.into_iter().map(|r| self.apply(r)).collect()
+    }
 }
 
 /// A condition on a record, used with `transforms.X.predicate`.

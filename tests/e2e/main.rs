@@ -10,4 +10,5 @@ mod s3;
 mod cdc;
 mod clickhouse;
 mod standalone;
+mod wasm;
 mod support;

@@ -85,25 +85,32 @@ impl<T: Condition, R: ConnectRecord> Predicate<R> for Adapter<T> {
     }
 }
 
+/// Builds a new instance each call (a built-in's constructor, or a closure over a WASM plugin).
+pub type Factory<T> = std::sync::Arc<dyn Fn() -> Box<T> + Send + Sync>;
+
 /// A transform plugin: its class name and constructors for source and sink records.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct TransformPlugin {
     pub class: &'static str,
-    pub source: fn() -> Box<dyn Transform<SourceRecord>>,
-    pub sink: fn() -> Box<dyn Transform<SinkRecord>>,
+    pub source: Factory<dyn Transform<SourceRecord>>,
+    pub sink: Factory<dyn Transform<SinkRecord>>,
 }
 
 /// A predicate plugin.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct PredicatePlugin {
     pub class: &'static str,
-    pub source: fn() -> Box<dyn Predicate<SourceRecord>>,
-    pub sink: fn() -> Box<dyn Predicate<SinkRecord>>,
+    pub source: Factory<dyn Predicate<SourceRecord>>,
+    pub sink: Factory<dyn Predicate<SinkRecord>>,
 }
 
 macro_rules! transform {
     ($class:expr, $ctor:expr) => {
-        TransformPlugin { class: $class, source: || Box::new(Adapter($ctor)), sink: || Box::new(Adapter($ctor)) }
+        TransformPlugin {
+            class: $class,
+            source: std::sync::Arc::new(|| Box::new(Adapter($ctor)) as Box<dyn Transform<SourceRecord>>),
+            sink: std::sync::Arc::new(|| Box::new(Adapter($ctor)) as Box<dyn Transform<SinkRecord>>),
+        }
     };
 }
 
@@ -152,7 +159,11 @@ pub fn transformations() -> Vec<TransformPlugin> {
 pub fn predicates() -> Vec<PredicatePlugin> {
     macro_rules! predicate {
         ($class:expr, $ctor:expr) => {
-            PredicatePlugin { class: $class, source: || Box::new(Adapter($ctor)), sink: || Box::new(Adapter($ctor)) }
+            PredicatePlugin {
+                class: $class,
+                source: std::sync::Arc::new(|| Box::new(Adapter($ctor)) as Box<dyn Predicate<SourceRecord>>),
+                sink: std::sync::Arc::new(|| Box::new(Adapter($ctor)) as Box<dyn Predicate<SinkRecord>>),
+            }
         };
     }
     vec![

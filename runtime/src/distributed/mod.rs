@@ -91,7 +91,7 @@ pub async fn run(worker_path: PathBuf) -> anyhow::Result<()> {
     let membership = Arc::new(Membership::new(member_config));
     membership.find_coordinator().await.map_err(|e| anyhow::anyhow!("cannot find the group coordinator of group {}: {e}", config.string("group.id")))?;
 
-    let plugins = Plugins::builtin();
+    let plugins = Plugins::for_worker(&config);
     let worker_id = rest.worker_id.clone();
     let url = rest.url.clone();
     let ctx = Arc::new(WorkerContext { config, plugins, offsets, status, worker_id, kafka_cluster_id });

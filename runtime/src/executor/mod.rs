@@ -99,7 +99,7 @@ pub fn spawn_task(ctx: Arc<WorkerContext>, plugin: &ConnectorPlugin, spec: TaskS
     let (paused_tx, paused_rx) = watch::channel(paused);
     let task_id = spec.task_id;
     ctx.task_status(&spec.connector, task_id, ConnectorState::Unassigned, None);
-    let join = match plugin.factory {
+    let join = match &plugin.factory {
         ConnectorFactory::Source { task, .. } => tokio::spawn(source::run(ctx, spec, task(), rx, paused_rx)),
         ConnectorFactory::Sink { task, .. } => tokio::spawn(sink::run(ctx, spec, task(), rx, paused_rx)),
     };

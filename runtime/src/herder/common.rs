@@ -36,7 +36,7 @@ pub fn connector_plugins(plugins: &Plugins, connectors_only: bool) -> Vec<Plugin
 /// `GET /connector-plugins/{plugin}/config`: the plugin's own keys.
 pub fn plugin_config(plugins: &Plugins, plugin: &str) -> Result<Vec<ConfigKeyInfo>, RestError> {
     if let Ok(p) = plugins.connector(plugin) {
-        let def = match p.factory {
+        let def = match &p.factory {
             ConnectorFactory::Source { connector, .. } => connector().config_def(),
             ConnectorFactory::Sink { connector, .. } => connector().config_def(),
         };

@@ -1,0 +1,123 @@
+//! `bench/run wasm`: a WASM transform against the same transform compiled natively, on 1 KB
+//! records, in-process (the transform call path the runtime uses: `Transform::apply_batch`),
+//! at several batch sizes; plus plugin load time cold (compile) and cached (compiled code from
+//! the on-disk cache), and the time to get a fresh, configured instance.
+//!
+//! The transform is the example `mask-transform` (`wasm-plugins/examples/`): on a record whose
+//! value is not a struct it passes the record through — the "trivial transform" whose cost is
+//! all boundary: the 1 KB value is copied into the guest and back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice_bench::{Row, print_table};
+use sluice_sdk::{ConfigDef, ConnectResult, Props, SinkRecord, TimestampType, Transform, Value};
+use sluice_wasm_plugins::{WasmPlugin, WasmRuntime, WasmTransform};
+
+/// The native twin of the example plugin's logic.
+struct NativeMask {
+    fields: Vec<String>,
+}
+
+impl Transform<SinkRecord> for NativeMask {
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new()
+    }
+    fn configure(&mut self, props: &Props) -> ConnectResult<()> {
+        self.fields = props.get("fields").map(|f| f.split(',').map(|s| s.trim().to_string()).collect()).unwrap_or_default();
+        Ok(())
+    }
+    fn apply(&self, mut record: SinkRecord) -> ConnectResult<Option<SinkRecord>> {
+        if let Value::Struct(s) = &mut record.value {
+            for (name, value) in s.fields.iter_mut() {
+                if self.fields.iter().any(|f| f == name) && !value.is_null() {
+                    *value = Value::String("****".into());
+                }
+            }
+        }
+        Ok(Some(record))
+    }
+}
+
+fn record(i: i64) -> SinkRecord {
+    SinkRecord {
+        topic: "bench".into(),
+        kafka_partition: 0,
+        kafka_offset: i,
+        key_schema: None,
+        key: Value::Bytes(format!("key-{i}").into_bytes()),
+        value_schema: None,
+        value: Value::Bytes(vec![b'x'; 1024]),
+        timestamp: Some(1_700_000_000_000 + i),
+        timestamp_type: TimestampType::CreateTime,
+        headers: Default::default(),
+    }
+}
+
+fn run(name: &str, t: &dyn Transform<SinkRecord>, total: u64, batch: usize) -> anyhow::Result<Row> {
+    let template: Vec<SinkRecord> = (0..batch as i64).map(record).collect();
+    let mut done = 0u64;
+    let mut busy = Duration::ZERO;
+    while done < total {
+        let input = template.clone(); // not timed: the records arrive from the consumer
+        let started = Instant::now();
+        let out = t.apply_batch(input);
+        busy += started.elapsed();
+        for r in out {
+            if r?.is_none() {
+                anyhow::bail!("record dropped");
+            }
+        }
+        done += batch as u64;
+    }
+    Ok(Row { name: name.into(), records: done, bytes: done * 1024, elapsed: busy, peak_rss_mib: None })
+}
+
+fn main() -> anyhow::Result<()> {
+    let dir = sluice_wasm_plugins::examples::build().map_err(anyhow::Error::msg)?;
+    let wasm = dir.join("mask_transform.wasm");
+    let cache = std::env::temp_dir().join(sluice_bench::unique("sluice-wasm-bench-cache"));
+    let props: Props = [("fields".to_string(), "ssn".to_string())].into_iter().collect();
+
+    // Load times: the first load compiles and fills the cache; later runtimes find it there.
+    let runtime = Arc::new(WasmRuntime::new(Some(cache.clone())).map_err(anyhow::Error::msg)?);
+    let cold = WasmPlugin::load(runtime.clone(), &wasm).map_err(anyhow::Error::msg)?;
+    let mut cached_times = Vec::new();
+    for _ in 0..5 {
+        let fresh = Arc::new(WasmRuntime::new(Some(cache.clone())).map_err(anyhow::Error::msg)?);
+        let p = WasmPlugin::load(fresh, &wasm).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(p.cached, "second load did not come from the cache");
+        cached_times.push(p.load_time);
+    }
+    cached_times.sort();
+    let plugin = Arc::new(cold);
+    let mut inst_times = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        let mut t: WasmTransform<SinkRecord> = WasmTransform::new(plugin.clone());
+        t.configure(&props)?;
+        inst_times.push(started.elapsed());
+    }
+    inst_times.sort();
+
+    let mut native = NativeMask { fields: Vec::new() };
+    native.configure(&props)?;
+    let mut wasm_t: WasmTransform<SinkRecord> = WasmTransform::new(plugin.clone());
+    wasm_t.configure(&props)?;
+
+    let total = 400_000u64;
+    let mut rows = vec![run("native transform, 1 KB records", &native, total, 1000)?];
+    for batch in [1usize, 100, 1000] {
+        let n = if batch == 1 { total / 8 } else { total };
+        rows.push(run(&format!("WASM transform, batch {batch}"), &wasm_t, n, batch)?);
+    }
+    print_table("WASM transform vs native (in-process, apply_batch; time spent in the transform only)", &rows, |i| (i > 0).then_some(0));
+
+    println!("\nWASM plugin load and instantiation (mask_transform.wasm, {} KB)", std::fs::metadata(&wasm)?.len() / 1024);
+    println!("{:<52} {:>12}", "step", "time");
+    println!("{:<52} {:>9.1} ms", "load cold (compile with Cranelift, write cache)", plugin.load_time.as_secs_f64() * 1e3);
+    println!("{:<52} {:>9.1} ms", "load cached (median of 5, deserialize compiled code)", cached_times[cached_times.len() / 2].as_secs_f64() * 1e3);
+    println!("{:<52} {:>9.1} µs", "new instance + configure (median of 200)", inst_times[inst_times.len() / 2].as_secs_f64() * 1e6);
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Guest-side conversions between the SPI's types and the generated WIT types: the mirror of
+//! the host's `wasm-plugins/src/convert.rs`, over the same `sluice_sdk::wire` encoding.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use sluice_sdk::wire::{schema_from_json, schema_to_json, value_from_json, value_to_json};
+use sluice_sdk::{ConfigDef, ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, Value};
+
+use crate::bindings::sluice::plugin::types;
+use crate::plugins::Record;
+
+pub fn data_to_wit(schema: Option<&SchemaRef>, value: Value) -> types::Data {
+    let payload = match value {
+        Value::Null => types::Payload::Null,
+        Value::Bytes(b) => types::Payload::Bytes(b),
+        Value::String(s) => types::Payload::Text(s),
+        other => types::Payload::Structured(value_to_json(&other).to_string()),
+    };
+    types::Data { schema: schema.map(|s| schema_to_json(s).to_string()), payload }
+}
+
+pub fn data_from_wit(data: types::Data) -> Result<(Option<SchemaRef>, Value), ConnectError> {
+    let schema = match data.schema {
+        Some(s) => {
+            let j: serde_json::Value = serde_json::from_str(&s).map_err(|e| ConnectError::data(format!("schema is not JSON: {e}")))?;
+            Some(Arc::new(schema_from_json(&j).map_err(ConnectError::data)?))
+        }
+        None => None,
+    };
+    let value = match data.payload {
+        types::Payload::Null => Value::Null,
+        types::Payload::Bytes(b) => Value::Bytes(b),
+        types::Payload::Text(s) => Value::String(s),
+        types::Payload::Structured(s) => {
+            let j: serde_json::Value = serde_json::from_str(&s).map_err(|e| ConnectError::data(format!("value is not JSON: {e}")))?;
+            value_from_json(&j).map_err(ConnectError::data)?
+        }
+    };
+    Ok((schema, value))
+}
+
+pub fn headers_to_wit(headers: Headers) -> Vec<types::Header> {
+    headers.0.into_iter().map(|h| types::Header { key: h.key, value: data_to_wit(h.schema.as_ref(), h.value) }).collect()
+}
+
+pub fn headers_from_wit(headers: Vec<types::Header>) -> Result<Headers, ConnectError> {
+    let mut out = Headers::new();
+    for h in headers {
+        let (schema, value) = data_from_wit(h.value)?;
+        out.0.push(Header { key: h.key, schema, value });
+    }
+    Ok(out)
+}
+
+pub fn json_object(map: OffsetMap) -> String {
+    serde_json::Value::Object(map).to_string()
+}
+
+pub fn props_from_wit(props: Vec<(String, String)>) -> Props {
+    props.into_iter().collect()
+}
+
+pub fn props_to_wit(props: Props) -> Vec<(String, String)> {
+    props.into_iter().collect()
+}
+
+pub fn error_to_wit(e: ConnectError) -> types::ConnectError {
+    match e {
+        ConnectError::Config { field, message } => types::ConnectError::Config((field, message)),
+        ConnectError::Retriable(m) => types::ConnectError::Retriable(m),
+        ConnectError::Data(m) => types::ConnectError::Data(m),
+        ConnectError::Fatal(m) => types::ConnectError::Fatal(m),
+    }
+}
+
+pub fn record_to_wit(r: Record) -> types::ConnectRecord {
+    types::ConnectRecord {
+        topic: r.topic,
+        partition: r.partition,
+        key: data_to_wit(r.key_schema.as_ref(), r.key),
+        value: data_to_wit(r.value_schema.as_ref(), r.value),
+        timestamp: r.timestamp,
+        headers: headers_to_wit(r.headers),
+    }
+}
+
+pub fn record_from_wit(r: types::ConnectRecord) -> Result<Record, ConnectError> {
+    let (key_schema, key) = data_from_wit(r.key)?;
+    let (value_schema, value) = data_from_wit(r.value)?;
+    Ok(Record { topic: r.topic, partition: r.partition, key_schema, key, value_schema, value, timestamp: r.timestamp, headers: headers_from_wit(r.headers)? })
+}
+
+pub fn plugin_info(name: &str, version: &str, kind: types::PluginKind, def: ConfigDef) -> types::PluginInfo {
+    types::PluginInfo {
+        name: name.to_string(),
+        version: version.to_string(),
+        kind,
+        config: def
+            .keys()
+            .iter()
+            .map(|k| types::ConfigKey {
+                name: k.name.clone(),
+                config_type: k.config_type.connect_name().to_string(),
+                default_value: k.default_value.clone(),
+                importance: k.importance.connect_name().to_string(),
+                documentation: k.documentation.clone(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,167 @@
+//! WASM plugins in the real worker: a WASM source (with offsets) into a WASM sink writing to a
+//! granted directory, across a restart; and the sandbox's faults — deadline, memory limit,
+//! panic, trap, a file outside the grants, a malformed `.wasm` — each failing only its own
+//! task while the worker and the healthy pipeline keep running.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::support::*;
+
+/// A `plugin.path` directory with the example plugins (built once per test run) and `extra`
+/// files.
+fn plugin_dir(dir: &Path, extra: &[(&str, &[u8])]) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let built = BUILT.get_or_init(|| sluice_wasm_plugins::examples::build().unwrap_or_else(|e| panic!("building the example plugins: {e}")));
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    for f in ["generator_source.wasm", "file_sink.wasm", "faulty_source.wasm", "mask_transform.wasm"] {
+        std::fs::copy(built.join(f), plugins.join(f)).expect("copy plugin");
+    }
+    for (name, bytes) in extra {
+        std::fs::write(plugins.join(name), bytes).expect("write extra plugin file");
+    }
+    plugins
+}
+
+fn wasm_worker_props(dir: &Path, port: u16, plugins: &Path) -> BTreeMap<String, String> {
+    let mut w = worker_props(dir, port);
+    w.insert("plugin.path".into(), plugins.display().to_string());
+    // The sink may subscribe before the source's first record creates the topic: look again soon.
+    w.insert("consumer.topic.metadata.refresh.interval.ms".into(), "1000".into());
+    w
+}
+
+fn generator(name: &str, topic: &str, max: u64) -> BTreeMap<String, String> {
+    props(&[
+        ("name", name),
+        ("connector.class", "com.example.sluice.GeneratorSource"),
+        ("topic", topic),
+        ("max.records", &max.to_string()),
+        ("batch.size", "50"),
+    ])
+}
+
+fn file_sink(name: &str, topic: &str, out: &Path, grant: Option<&Path>) -> BTreeMap<String, String> {
+    let mut p = props(&[("name", name), ("connector.class", "com.example.sluice.FileSink"), ("topics", topic), ("file", &out.display().to_string())]);
+    if let Some(g) = grant {
+        p.insert("wasm.allowed.dirs".into(), g.display().to_string());
+    }
+    p
+}
+
+fn faulty(name: &str, topic: &str, fault: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut p = props(&[
+        ("name", name),
+        ("connector.class", "FaultySource"),
+        ("topic", topic),
+        ("fault", fault),
+        ("fault.after", "2"),
+    ]);
+    p.extend(props(extra));
+    p
+}
+
+fn seqs(path: &Path) -> Vec<u64> {
+    lines(path)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("sink line is not JSON ({e}): {l}"));
+            v["seq"].as_u64().unwrap_or_else(|| panic!("no seq in {l}"))
+        })
+        .collect()
+}
+
+/// The task's state and trace once it is FAILED.
+fn wait_failed(w: &Worker, connector: &str) -> String {
+    wait_for(Duration::from_secs(60), &format!("{connector} task to fail\n{}", w.log()), || {
+        let (_, body) = w.get(&format!("/connectors/{connector}/status"))?;
+        let task = &body["tasks"][0];
+        (task["state"] == "FAILED").then(|| task["trace"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+#[test]
+fn wasm_source_to_wasm_sink_resumes_from_committed_offsets() {
+    let dir = scratch("wasm-pipeline");
+    let plugins = plugin_dir(&dir, &[]);
+    let out_dir = dir.join("granted");
+    std::fs::create_dir_all(&out_dir).expect("granted dir");
+    let out = out_dir.join("out.jsonl");
+    let topic = unique("wasm-gen");
+    let (gen_name, sink_name) = (unique("wgen"), unique("wsink"));
+    let port = free_port();
+
+    let mut w = Worker::new(&dir, wasm_worker_props(&dir, port, &plugins), &[generator(&gen_name, &topic, 500), file_sink(&sink_name, &topic, &out, Some(&out_dir))]);
+    w.start();
+    w.wait_running(&gen_name, 1);
+    w.wait_running(&sink_name, 1);
+    wait_for(Duration::from_secs(60), &format!("500 lines in the WASM sink's file\n{}", w.log()), || (lines(&out).len() >= 500).then_some(()));
+    assert_eq!(w.terminate(), Some(0));
+
+    // Same offsets file, a higher max.records: the generator resumes after its committed offset.
+    let mut w2 = Worker::new(&dir, wasm_worker_props(&dir, port, &plugins), &[generator(&gen_name, &topic, 800), file_sink(&sink_name, &topic, &out, Some(&out_dir))]);
+    w2.start();
+    wait_for(Duration::from_secs(60), &format!("800 lines after the restart\n{}", w2.log()), || (lines(&out).len() >= 800).then_some(()));
+    std::thread::sleep(Duration::from_millis(1000));
+    let got = seqs(&out);
+    assert_eq!(got.len(), 800, "a clean restart neither loses nor repeats records");
+    assert_eq!(got.iter().copied().collect::<HashSet<_>>(), (0..800).collect::<HashSet<_>>());
+    assert!(w2.log().contains("generator starting at 500 of 800"), "the guest's log import reaches the worker log\n{}", w2.log());
+    assert_eq!(w2.terminate(), Some(0));
+}
+
+#[test]
+fn wasm_faults_fail_only_their_own_task() {
+    let dir = scratch("wasm-faults");
+    let plugins = plugin_dir(&dir, &[("broken.wasm", b"\0asm\x01\0\0\0 not really"), ("notes.wasm", b"hello")]);
+    let healthy_dir = dir.join("granted");
+    std::fs::create_dir_all(&healthy_dir).expect("granted dir");
+    let healthy_out = healthy_dir.join("out.jsonl");
+    let forbidden_out = dir.join("not-granted").join("out.jsonl");
+    let topic = unique("wasm-healthy");
+    let names: Vec<String> = ["gen", "sink", "loop", "oom", "panic", "trap", "nogrant"].iter().map(|n| unique(&format!("w{n}"))).collect();
+    let port = free_port();
+    let connectors = [
+        {
+            let mut g = generator(&names[0], &topic, 1_000_000);
+            g.insert("poll.interval.ms".into(), "50".into());
+            g
+        },
+        file_sink(&names[1], &topic, &healthy_out, Some(&healthy_dir)),
+        faulty(&names[2], &unique("wloop"), "loop", &[("wasm.call.timeout.ms", "500")]),
+        faulty(&names[3], &unique("woom"), "oom", &[("wasm.memory.max.bytes", "33554432")]),
+        faulty(&names[4], &unique("wpanic"), "panic", &[]),
+        faulty(&names[5], &unique("wtrap"), "trap", &[]),
+        file_sink(&names[6], &topic, &forbidden_out, None),
+    ];
+    let mut w = Worker::new(&dir, wasm_worker_props(&dir, port, &plugins), &connectors);
+    w.start();
+    w.wait_running(&names[0], 1);
+
+    let trace = wait_failed(&w, &names[2]);
+    assert!(trace.contains("poll did not return within 500 ms (wasm.call.timeout.ms) and was interrupted"), "{trace}");
+    let trace = wait_failed(&w, &names[3]);
+    assert!(trace.contains("exceeded the memory limit of 33554432 bytes (wasm.memory.max.bytes)"), "{trace}");
+    let trace = wait_failed(&w, &names[4]);
+    assert!(trace.contains("faulty-source: simulated bug after 2 records"), "the guest's panic message: {trace}");
+    let trace = wait_failed(&w, &names[5]);
+    assert!(trace.contains("poll trapped"), "{trace}");
+    let trace = wait_failed(&w, &names[6]);
+    assert!(trace.contains("wasm.allowed.dirs"), "no file system without a grant: {trace}");
+    assert!(!forbidden_out.exists());
+
+    let log = w.log();
+    for (file, reason) in [("broken.wasm", "not a valid WebAssembly component"), ("notes.wasm", "not a valid WebAssembly component")] {
+        assert!(log.lines().any(|l| l.contains("invalid WASM plugin") && l.contains(file) && l.contains(reason)), "{file} listed as invalid with the reason\n{log}");
+    }
+
+    // The healthy pipeline keeps flowing after all of that, and the worker still answers.
+    let before = lines(&healthy_out).len();
+    wait_for(Duration::from_secs(30), "the healthy WASM pipeline to keep flowing", || (lines(&healthy_out).len() > before + 100).then_some(()));
+    let (code, _) = w.get(&format!("/connectors/{}/status", names[0])).expect("REST answers");
+    assert_eq!(code, 200);
+    assert_eq!(w.terminate(), Some(0), "the worker stops cleanly after its plugins' faults");
+}

@@ -1,0 +1,44 @@
+//! Builds the example plugins of `wasm-plugins/examples/` (for tests, the bench and the demo):
+//! installs the `wasm32-wasip2` target with rustup if it is missing, then runs
+//! `cargo build -p <example> --target wasm32-wasip2 --release` once per example (one at a
+//! time, so that each gets only its own world feature of `sluice-guest`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The example crates and the `.wasm` each produces.
+pub const EXAMPLES: [&str; 4] = ["mask-transform", "generator-source", "file-sink", "faulty-source"];
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// Builds the examples; returns the directory holding `mask_transform.wasm`,
+/// `generator_source.wasm`, `file_sink.wasm` and `faulty_source.wasm`. The build goes to
+/// `$CARGO_TARGET_DIR/wasm-examples` (or `wasm-plugins/examples/target`).
+pub fn build() -> Result<PathBuf, String> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/Cargo.toml");
+    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d).join("wasm-examples"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/target"),
+    };
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output().map_err(|e| format!("cannot run rustup: {e}"))?;
+    if !String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
+        run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for example in EXAMPLES {
+        run(Command::new(&cargo)
+            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", example, "--manifest-path"])
+            .arg(&manifest)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS"))?;
+    }
+    Ok(target_dir.join("wasm32-wasip2/release"))
+}

@@ -1,0 +1,172 @@
+//! WASM transforms and predicates as the SPI's [`Transform`] and [`Predicate`], for source and
+//! sink records alike. A batch crosses the boundary in one call ([`Transform::apply_batch`]).
+//! Calls run inline (they are bounded by `wasm.call.timeout.ms`). After a trap the instance is
+//! dropped and the next batch gets a fresh, re-configured one; the failed batch's records get
+//! the trap as a fatal error.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Predicate, Props, Transform};
+
+use crate::bindings::predicate::Predicate as PredicateWorld;
+use crate::bindings::transform::Transform as TransformWorld;
+use crate::convert::{error_from_wit, props_to_wit, record_from_wit, record_to_wit};
+use crate::instance::Instance;
+use crate::plugin::{Pre, WasmPlugin};
+use crate::sandbox::Sandbox;
+
+fn copy_error(e: &ConnectError) -> ConnectError {
+    match e {
+        ConnectError::Config { field, message } => ConnectError::config(field.clone(), message.clone()),
+        ConnectError::Retriable(m) => ConnectError::Retriable(m.clone()),
+        ConnectError::Data(m) => ConnectError::Data(m.clone()),
+        ConnectError::Fatal(m) => ConnectError::Fatal(m.clone()),
+    }
+}
+
+/// An instance plus what is needed to rebuild it after a trap.
+struct Configured<B> {
+    plugin: Arc<WasmPlugin>,
+    props: Props,
+    sandbox: Sandbox,
+    inst: Mutex<Option<Instance<B>>>,
+}
+
+impl<B> Configured<B> {
+    fn new(plugin: Arc<WasmPlugin>) -> Configured<B> {
+        Configured { plugin, props: Props::new(), sandbox: Sandbox::default(), inst: Mutex::new(None) }
+    }
+
+    /// Runs `f` on the instance, building and configuring one first if needed; drops the
+    /// instance if the call trapped.
+    fn with<T>(
+        &self,
+        build: impl FnOnce(&WasmPlugin, &Sandbox, String) -> ConnectResult<Instance<B>>,
+        configure: impl FnOnce(&mut Instance<B>, &Props) -> ConnectResult<()>,
+        f: impl FnOnce(&mut Instance<B>) -> ConnectResult<T>,
+    ) -> ConnectResult<T> {
+        let mut guard = self.inst.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let mut inst = build(&self.plugin, &self.sandbox, self.plugin.name.clone())?;
+            configure(&mut inst, &self.props)?;
+            *guard = Some(inst);
+        }
+        let Some(inst) = guard.as_mut() else { return Err(ConnectError::fatal("WASM instance missing")) };
+        let out = f(inst);
+        if inst.trapped() {
+            *guard = None;
+        }
+        out
+    }
+}
+
+fn build_transform(plugin: &WasmPlugin, sandbox: &Sandbox, tag: String) -> ConnectResult<Instance<TransformWorld>> {
+    let Pre::Transform(pre) = &plugin.pre else { return Err(ConnectError::fatal(format!("{} is not a transform plugin", plugin.name))) };
+    plugin.instantiate(pre, sandbox, tag, None, |p, s| p.instantiate(s))
+}
+
+fn configure_transform(inst: &mut Instance<TransformWorld>, props: &Props) -> ConnectResult<()> {
+    let wit = props_to_wit(props);
+    inst.call("configure", |b, s| b.call_configure(s, &wit))?.map_err(error_from_wit)
+}
+
+/// A WASM transform (`transforms.X.type` = the plugin's name).
+pub struct WasmTransform<R> {
+    inner: Configured<TransformWorld>,
+    _records: PhantomData<fn(R) -> R>,
+}
+
+impl<R> WasmTransform<R> {
+    pub fn new(plugin: Arc<WasmPlugin>) -> WasmTransform<R> {
+        WasmTransform { inner: Configured::new(plugin), _records: PhantomData }
+    }
+}
+
+impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
+    fn config_def(&self) -> ConfigDef {
+        self.inner.plugin.config_def.clone()
+    }
+
+    fn configure(&mut self, props: &Props) -> ConnectResult<()> {
+        self.inner.sandbox = Sandbox::from_props(props)?;
+        self.inner.props = props.clone();
+        *self.inner.inst.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        self.inner.with(build_transform, configure_transform, |_| Ok(()))
+    }
+
+    fn apply(&self, record: R) -> ConnectResult<Option<R>> {
+        self.apply_batch(vec![record]).pop().unwrap_or(Ok(None))
+    }
+
+    fn apply_batch(&self, records: Vec<R>) -> Vec<ConnectResult<Option<R>>> {
+        let n = records.len();
+        let batch: Vec<_> = records.iter().map(record_to_wit).collect();
+        let out = self.inner.with(build_transform, configure_transform, |inst| {
+            inst.call("apply", |b, s| b.call_apply(s, &batch))?.map_err(error_from_wit)
+        });
+        match out {
+            Ok(results) if results.len() == n => records
+                .into_iter()
+                .zip(results)
+                .map(|(orig, r)| match r {
+                    Some(r) => record_from_wit(orig, r).map(Some),
+                    None => Ok(None),
+                })
+                .collect(),
+            Ok(results) => {
+                let e = ConnectError::fatal(format!("WASM transform {} returned {} records for {n}", self.inner.plugin.name, results.len()));
+                (0..n).map(|_| Err(copy_error(&e))).collect()
+            }
+            Err(e) => (0..n).map(|_| Err(copy_error(&e))).collect(),
+        }
+    }
+}
+
+fn build_predicate(plugin: &WasmPlugin, sandbox: &Sandbox, tag: String) -> ConnectResult<Instance<PredicateWorld>> {
+    let Pre::Predicate(pre) = &plugin.pre else { return Err(ConnectError::fatal(format!("{} is not a predicate plugin", plugin.name))) };
+    plugin.instantiate(pre, sandbox, tag, None, |p, s| p.instantiate(s))
+}
+
+fn configure_predicate(inst: &mut Instance<PredicateWorld>, props: &Props) -> ConnectResult<()> {
+    let wit = props_to_wit(props);
+    inst.call("configure", |b, s| b.call_configure(s, &wit))?.map_err(error_from_wit)
+}
+
+/// A WASM predicate (`predicates.X.type` = the plugin's name). A failing call logs the error
+/// and answers false.
+pub struct WasmPredicate<R> {
+    inner: Configured<PredicateWorld>,
+    _records: PhantomData<fn(R) -> R>,
+}
+
+impl<R> WasmPredicate<R> {
+    pub fn new(plugin: Arc<WasmPlugin>) -> WasmPredicate<R> {
+        WasmPredicate { inner: Configured::new(plugin), _records: PhantomData }
+    }
+}
+
+impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
+    fn config_def(&self) -> ConfigDef {
+        self.inner.plugin.config_def.clone()
+    }
+
+    fn configure(&mut self, props: &Props) -> ConnectResult<()> {
+        self.inner.sandbox = Sandbox::from_props(props)?;
+        self.inner.props = props.clone();
+        *self.inner.inst.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        self.inner.with(build_predicate, configure_predicate, |_| Ok(()))
+    }
+
+    fn test(&self, record: &R) -> bool {
+        let batch = vec![record_to_wit(record)];
+        let out = self.inner.with(build_predicate, configure_predicate, |inst| inst.call("test", |b, s| b.call_test(s, &batch))?.map_err(error_from_wit));
+        match out {
+            Ok(answers) => answers.first().copied().unwrap_or(false),
+            Err(e) => {
+                tracing::error!(plugin = %self.inner.plugin.name, error = %e, "WASM predicate failed; treating the record as not matching");
+                false
+            }
+        }
+    }
+}
