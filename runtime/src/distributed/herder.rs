@@ -171,13 +171,8 @@ impl DistributedHerder {
     async fn require_stopped(&self, name: &str) -> Result<(ConnectorPlugin, Props), RestError> {
         let s = self.snapshot();
         let config = s.connectors.get(name).cloned().ok_or_else(|| RestError::connector_not_found(name))?;
-        if s.target(name) != TargetState::Stopped {
-            return Err(RestError::bad_request(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-            )));
-        }
+        let resolved = common::require_stopped(self.ctx(), name, s.target(name), &config)?;
         let plugin = self.plugin(&config).ok_or_else(|| RestError::bad_request("unknown connector class"))?;
-        let resolved = self.ctx().config.providers.resolve(&config).map_err(|e| RestError::bad_request(e.to_string()))?;
         Ok((plugin, resolved))
     }
 }

@@ -150,3 +150,13 @@ macro_rules! plugin_and_logger_methods {
     };
 }
 pub(crate) use plugin_and_logger_methods;
+
+/// KIP-875: offsets change only while the connector is STOPPED. Returns its resolved config.
+pub fn require_stopped(ctx: &WorkerContext, name: &str, target: sluice_rest_api::TargetState, config: &Props) -> Result<Props, RestError> {
+    if target != sluice_rest_api::TargetState::Stopped {
+        return Err(RestError::bad_request(format!(
+            "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+        )));
+    }
+    ctx.config.providers.resolve(config).map_err(|e| RestError::bad_request(e.to_string()))
+}

@@ -115,13 +115,7 @@ impl StandaloneHerder {
 
     async fn require_stopped(&self, name: &str) -> Result<(ConnectorPlugin, Props), RestError> {
         let (plugin, config, target) = self.with_entry(name, |e| (e.plugin.clone(), e.config.clone(), e.target)).await?;
-        if target != TargetState::Stopped {
-            return Err(RestError::bad_request(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-            )));
-        }
-        let resolved = self.ctx().config.providers.resolve(&config).map_err(|e| RestError::bad_request(e.to_string()))?;
-        Ok((plugin, resolved))
+        Ok((plugin, common::require_stopped(self.ctx(), name, target, &config)?))
     }
 }
 
