@@ -45,7 +45,11 @@ fn produce(topic: &str, records: &[TestRecord<'_>]) {
 
 /// Reads partition 0 of `topic` from the start until `n` records arrived (or panics).
 fn consume(topic: &str, n: usize) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", bootstrap()).set("group.id", unique("reader")).create().expect("consumer");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", unique("reader"))
+        .set("topic.metadata.refresh.interval.ms", "500")
+        .create().expect("consumer");
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("tpl");
     consumer.assign(&tpl).expect("assign");

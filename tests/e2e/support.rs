@@ -232,6 +232,15 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.kill9();
+        if std::thread::panicking() {
+            // The test failed: show the end of the worker's log, so a CI failure explains itself.
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!("---- last {} lines of {} ----", tail.len(), self.dir.join(format!("worker-{}.log", self.runs)).display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 
