@@ -1,6 +1,8 @@
 //! Shared helpers of the benchmarks: environment, the `sluice` binary, peak RSS of a process,
 //! and the result table.
 
+pub mod sink;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -377,6 +377,71 @@ fn added_and_dropped_columns_are_picked_up_from_relation_messages() {
     assert_eq!(w.terminate(), Some(0));
 }
 
+#[test]
+fn logical_decoding_messages_reach_the_message_topic() {
+    let (n, _slot, pg) = setup();
+    let t = ident("msg");
+    pg.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY)"));
+    let mut w = worker(&n, "cdc-message", &[&t], &[("snapshot.mode", "no_data")]);
+    w.start();
+    w.wait_running(&n.connector, 1);
+    let (audit, ping) = (ident("audit"), ident("ping"));
+    pg.exec(&format!("BEGIN; INSERT INTO {t} VALUES (1); SELECT pg_logical_emit_message(true, '{audit}', 'hello'); COMMIT;"));
+    pg.exec(&format!("SELECT pg_logical_emit_message(false, '{ping}', 'x')"));
+    // Every slot sees every database's messages: keep this test's own.
+    let mine = |m: &Msg| [&audit, &ping].iter().any(|p| payload(m)["message"]["prefix"] == p.as_str());
+    let msgs = consume_until(&format!("{}.message", n.prefix), Duration::from_secs(60), |m| m.iter().filter(|x| mine(x)).count() >= 2);
+    let msgs: Vec<&Msg> = msgs.iter().filter(|x| mine(x)).collect();
+    let (tx, solo) = (payload(msgs[0]), payload(msgs[1]));
+    assert_eq!((tx["op"].as_str(), solo["op"].as_str()), (Some("m"), Some("m")));
+    assert_eq!(tx["message"], json!({"prefix": audit, "content": "aGVsbG8="}), "bytes content, base64 in JSON");
+    assert_eq!(msgs[0].key["payload"], json!({"prefix": audit}));
+    assert_eq!(msgs[0].value["schema"]["name"], "io.debezium.connector.postgresql.MessageValue");
+    assert!(tx["source"]["txId"].is_i64(), "a transactional message carries its transaction: {tx}");
+    assert_eq!(solo["source"]["txId"], Json::Null);
+    assert_eq!((tx["source"]["table"].as_str(), tx["source"]["schema"].as_str()), (Some(""), Some("")));
+    // The row of the same transaction arrived on its table's topic as usual.
+    let rows = consume_until(&format!("{}.public.{t}", n.prefix), Duration::from_secs(30), |m| !m.is_empty());
+    assert_eq!(payload(&rows[0])["source"]["txId"], tx["source"]["txId"]);
+    assert_eq!(w.terminate(), Some(0));
+}
+
+#[test]
+fn a_table_change_that_breaks_the_subjects_compatibility_fails_the_task_with_the_registry_message() {
+    let (n, _slot, pg) = setup();
+    let t = ident("evolve");
+    pg.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, name text NOT NULL)"));
+    let dir = scratch("cdc-avro-break");
+    let (rest, reg) = (free_port(), free_port());
+    let registry = format!("http://127.0.0.1:{reg}");
+    let mut wp = worker_props(&dir, rest);
+    wp.insert("schema.registry.listeners".into(), registry.clone());
+    wp.insert("schema.registry.topic".into(), unique("_schemas"));
+    let avro = [
+        ("snapshot.mode", "no_data"),
+        ("value.converter", "io.confluent.connect.avro.AvroConverter"),
+        ("value.converter.schema.registry.url", registry.as_str()),
+    ];
+    let mut w = Worker::new(&dir, wp, &[cdc_config(&n, &[&t], &avro)]);
+    w.start();
+    w.wait_running(&n.connector, 1);
+    pg.exec(&format!("INSERT INTO {t} VALUES (1, 'a')"));
+    let subject = format!("{}.public.{t}-value", n.prefix);
+    let versions = |w: &Worker| http_request(&format!("{registry}/subjects/{subject}/versions"), "GET", None, &[]).ok().filter(|(c, _)| *c == 200).map(|(_, b)| b);
+    wait_for(Duration::from_secs(60), &format!("{subject} registered\n{}", w.log()), || versions(&w).filter(|b| b == "[1]"));
+    // A required column without a default: the new value schema cannot read the old data, which
+    // the subject's default BACKWARD compatibility refuses.
+    pg.exec(&format!("ALTER TABLE {t} ADD COLUMN qty int NOT NULL DEFAULT 0; INSERT INTO {t} VALUES (2, 'b', 3);"));
+    let trace = wait_for(Duration::from_secs(60), &format!("the task to fail\n{}", w.log()), || {
+        let (_, body) = w.get(&format!("/connectors/{}/status", n.connector))?;
+        let task = &body["tasks"][0];
+        (task["state"] == "FAILED").then(|| task["trace"].as_str().unwrap_or_default().to_string())
+    });
+    assert!(trace.contains("incompatible") && trace.contains("409"), "{trace}");
+    assert_eq!(versions(&w).as_deref(), Some("[1]"), "nothing registered for the breaking change");
+    assert_eq!(w.terminate(), Some(0));
+}
+
 /// The `id`s in a table's topic (creates and snapshot reads), with how often each came.
 fn ids(msgs: &[Msg]) -> HashMap<i64, usize> {
     let mut m = HashMap::new();

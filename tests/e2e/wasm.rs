@@ -114,6 +114,39 @@ fn wasm_source_to_wasm_sink_resumes_from_committed_offsets() {
 }
 
 #[test]
+fn wasm_transform_runs_in_a_chain_with_native_transforms() {
+    let dir = scratch("wasm-transform");
+    let plugins = plugin_dir(&dir, &[]);
+    let out_dir = dir.join("granted");
+    std::fs::create_dir_all(&out_dir).expect("granted dir");
+    let out = out_dir.join("out.jsonl");
+    let topic = unique("wasm-masked");
+    let (gen_name, sink_name) = (unique("wgen"), unique("wsink"));
+    let mut gen_props = generator(&gen_name, &topic, 300);
+    gen_props.extend(props(&[
+        ("transforms", "hash,tag"),
+        ("transforms.hash.type", "com.example.sluice.MaskFields"),
+        ("transforms.hash.fields", "payload"),
+        ("transforms.hash.mode", "hash"),
+        ("transforms.tag.type", "org.apache.kafka.connect.transforms.InsertField$Value"),
+        ("transforms.tag.static.field", "origin"),
+        ("transforms.tag.static.value", "sluice"),
+    ]));
+    let mut w = Worker::new(&dir, wasm_worker_props(&dir, free_port(), &plugins), &[gen_props, file_sink(&sink_name, &topic, &out, Some(&out_dir))]);
+    w.start();
+    w.wait_running(&gen_name, 1);
+    wait_for(Duration::from_secs(60), &format!("300 lines in the WASM sink's file\n{}", w.log()), || (lines(&out).len() >= 300).then_some(()));
+    let fnv1a = |b: &[u8]| b.iter().fold(0xcbf29ce484222325u64, |h, x| (h ^ u64::from(*x)).wrapping_mul(0x100000001b3));
+    for line in lines(&out) {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let seq = v["seq"].as_u64().unwrap_or_else(|| panic!("no seq in {line}"));
+        assert_eq!(v["payload"], format!("{:016x}", fnv1a(format!("record-{seq}").as_bytes())), "hashed by the WASM transform: {line}");
+        assert_eq!(v["origin"], "sluice", "then tagged by the native InsertField: {line}");
+    }
+    assert_eq!(w.terminate(), Some(0));
+}
+
+#[test]
 fn wasm_faults_fail_only_their_own_task() {
     let dir = scratch("wasm-faults");
     let plugins = plugin_dir(&dir, &[("broken.wasm", b"\0asm\x01\0\0\0 not really"), ("notes.wasm", b"hello")]);

@@ -6,11 +6,20 @@
 //! The transform is the example `mask-transform` (`wasm-plugins/examples/`): on a record whose
 //! value is not a struct it passes the record through — the "trivial transform" whose cost is
 //! all boundary: the 1 KB value is copied into the guest and back.
+//!
+//! Then the same comparison where users meet it, in a running worker: 1 KB JSON records (with
+//! schemas, so values are structs) from Kafka through `sluice standalone` into the test sink,
+//! once with Connect's native `MaskField$Value` and once with the WASM `MaskFields`, both
+//! masking `ssn`; the ratio is WASM over native records/s. A raw consumer and the pipeline
+//! without a transform are printed for scale.
+//!
+//! Usage: `bench/run wasm [RECORDS]` (pipeline records, default 200 000).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluice_bench::{Row, print_table};
+use sluice_bench::sink::{produce, raw_consume, sluice_sink};
+use sluice_bench::{Row, env, print_table, unique};
 use sluice_sdk::{ConfigDef, ConnectResult, Props, SinkRecord, TimestampType, Transform, Value};
 use sluice_wasm_plugins::{WasmPlugin, WasmRuntime, WasmTransform};
 
@@ -119,5 +128,44 @@ fn main() -> anyhow::Result<()> {
     println!("{:<52} {:>9.1} ms", "load cached (median of 5, deserialize compiled code)", cached_times[cached_times.len() / 2].as_secs_f64() * 1e3);
     println!("{:<52} {:>9.1} µs", "new instance + configure (median of 200)", inst_times[inst_times.len() / 2].as_secs_f64() * 1e6);
     let _ = std::fs::remove_dir_all(&cache);
+
+    pipeline(&dir)
+}
+
+/// A 1 KB JSON record with its schema (JsonConverter's envelope): a struct with an `ssn`.
+fn json_record(i: u64) -> Vec<u8> {
+    let schema = r#"{"type":"struct","name":"Customer","optional":false,"fields":[{"field":"id","type":"int64"},{"field":"name","type":"string"},{"field":"ssn","type":"string"},{"field":"notes","type":"string"}]}"#;
+    let head = format!(r#"{{"schema":{schema},"payload":{{"id":{i},"name":"customer {i}","ssn":"123-45-{:04}","notes":""#, i % 10_000);
+    let mut v = head.into_bytes();
+    v.resize(1024 - 3, b'n');
+    v.extend_from_slice(br#""}}"#);
+    v
+}
+
+fn pipeline(plugins: &std::path::Path) -> anyhow::Result<()> {
+    let n: u64 = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(200_000);
+    let bootstrap = env("SLUICE_BOOTSTRAP_SERVERS");
+    let topic = unique("bench-wasm");
+    let bytes = produce(&bootstrap, &topic, n, json_record)?;
+    let plugin_path = plugins.display().to_string();
+    let worker: &[(&str, &str)] = &[("plugin.path", plugin_path.as_str())];
+    let with_schemas = ("value.converter.schemas.enable", "true");
+    let native = [with_schemas, ("transforms", "mask"), ("transforms.mask.type", "org.apache.kafka.connect.transforms.MaskField$Value"), ("transforms.mask.fields", "ssn")];
+    let wasm = [with_schemas, ("transforms", "mask"), ("transforms.mask.type", "com.example.sluice.MaskFields"), ("transforms.mask.fields", "ssn")];
+    let rows = vec![
+        raw_consume(&bootstrap, &topic, n, bytes)?,
+        sluice_sink("sluice sink, no transform", &bootstrap, &topic, n, bytes, n, worker, &[with_schemas])?,
+        sluice_sink("sluice sink + native MaskField (ssn)", &bootstrap, &topic, n, bytes, n, worker, &native)?,
+        sluice_sink("sluice sink + WASM MaskFields (ssn)", &bootstrap, &topic, n, bytes, n, worker, &wasm)?,
+    ];
+    print_table(
+        &format!("Kafka → sluice → test sink, {n} JSON records of 1 KB with schemas (ratio: WASM row vs native row; others vs the raw consumer)"),
+        &rows,
+        |i| match i {
+            0 => None,
+            3 => Some(2),
+            _ => Some(0),
+        },
+    );
     Ok(())
 }

@@ -32,6 +32,7 @@ pub enum BatchState {
     After { max: i64 },
 }
 
+#[derive(Clone)]
 pub struct StateTable {
     pub table: String,
     pub connector: String,

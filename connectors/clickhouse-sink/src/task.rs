@@ -2,6 +2,13 @@
 //! `put` calls and inserts a buffer when it holds `bufferCount` rows or its first row is
 //! `bufferFlushTime` old; `pre_commit` reports only what is inserted.
 //!
+//! Pipelining (at-least-once mode): a full buffer is encoded, then its INSERT runs in the
+//! background while the next buffer fills; at most one insert is in flight, and the next flush,
+//! `pre_commit`, `close` and `stop` wait for it first. Offsets count as inserted only once it
+//! succeeded; a failed insert puts its records back in front of their buffer. In exactly-once
+//! mode every insert completes before `put` goes on, so batch boundaries stay exactly as
+//! the state table recorded them.
+//!
 //! Failure handling: a temporary ClickHouse error makes `put` return `Retriable`, so the
 //! runtime retries the same batch with backoff; the task remembers the next offset it accepted
 //! per partition and drops what it already holds, so the retry buffers nothing twice. While
@@ -34,6 +41,15 @@ struct Buffer {
     since: Instant,
 }
 
+/// An insert running in the background (at most one).
+struct InFlight {
+    key: BufferKey,
+    buf: Buffer,
+    rows: usize,
+    started: Instant,
+    handle: tokio::task::JoinHandle<Result<(), ChError>>,
+}
+
 struct TableInfo {
     columns: Arc<Vec<Column>>,
     fetched: Instant,
@@ -52,6 +68,7 @@ struct Running {
     inserted: HashMap<TopicPartition, i64>,
     /// Exactly-once: a batch whose insert may not have finished, rebuilt exactly.
     recovery: HashMap<TopicPartition, (i64, i64)>,
+    in_flight: Option<InFlight>,
     batches: u64,
     rows: u64,
 }
@@ -90,6 +107,7 @@ impl SinkTask for ClickHouseSinkTask {
             accepted: HashMap::new(),
             inserted: HashMap::new(),
             recovery: HashMap::new(),
+            in_flight: None,
             batches: 0,
             rows: 0,
         });
@@ -112,8 +130,11 @@ impl SinkTask for ClickHouseSinkTask {
         for rec in records {
             r.accept(rec).await?;
         }
-        if !r.buffers.is_empty() {
-            // Have pre_commit called soon, so a lingering buffer is inserted even if no more data comes.
+        // Have pre_commit called soon: so that a lingering buffer is inserted even if no more
+        // data comes, and a finished background insert gets its offsets committed. Not while an
+        // insert is still running: pre_commit would wait for it and stall consumption.
+        let finished = r.in_flight.as_ref().map(|f| f.handle.is_finished());
+        if finished.unwrap_or(!r.buffers.is_empty()) {
             r.ctx.request_commit();
         }
         Ok(())
@@ -121,14 +142,19 @@ impl SinkTask for ClickHouseSinkTask {
 
     async fn pre_commit(&mut self, offsets: &HashMap<TopicPartition, i64>) -> ConnectResult<HashMap<TopicPartition, i64>> {
         let r = self.running()?;
-        match r.flush_due(false).await {
+        let flushed = match r.settle().await {
+            Ok(()) => r.flush_due(false).await,
+            Err(e) => Err(e),
+        };
+        match flushed {
             Err(e) if e.is_retriable() => tracing::warn!(error = %e, "insert failed; it is retried"),
             other => other?,
         }
         if !r.buffers.is_empty() {
             r.ctx.request_commit();
         }
-        let held: HashSet<&TopicPartition> = r.buffers.values().flat_map(|b| b.ranges.keys()).chain(r.recovery.keys()).collect();
+        let held: HashSet<&TopicPartition> =
+            r.buffers.values().chain(r.in_flight.as_ref().map(|f| &f.buf)).flat_map(|b| b.ranges.keys()).chain(r.recovery.keys()).collect();
         Ok(offsets
             .iter()
             .filter_map(|(tp, next)| if held.contains(tp) { r.inserted.get(tp).map(|o| (tp.clone(), *o)) } else { Some((tp.clone(), *next)) })
@@ -137,6 +163,9 @@ impl SinkTask for ClickHouseSinkTask {
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> ConnectResult<()> {
         let r = self.running()?;
+        if let Err(e) = r.settle().await {
+            tracing::warn!(error = %e, "the last insert failed; its records are consumed again");
+        }
         for tp in partitions {
             r.forget(tp);
         }
@@ -144,7 +173,10 @@ impl SinkTask for ClickHouseSinkTask {
     }
 
     async fn stop(&mut self) {
-        if let Some(r) = self.running.take() {
+        if let Some(mut r) = self.running.take() {
+            if let Err(e) = r.settle().await {
+                tracing::warn!(error = %e, "the last insert failed; its records are consumed again");
+            }
             let avg = r.rows.checked_div(r.batches).unwrap_or(0);
             tracing::info!(batches = r.batches, rows = r.rows, avg_rows_per_insert = avg, "ClickHouse sink task stopped");
         }
@@ -300,67 +332,80 @@ impl Running {
         Ok(())
     }
 
-    /// Inserts one buffer. On failure the buffer stays for the next attempt.
+    /// Inserts one buffer: waits for the insert in flight, then starts this one (in the
+    /// background in at-least-once mode; to completion in exactly-once mode). On failure the
+    /// records stay buffered for the next attempt.
     async fn flush(&mut self, key: &BufferKey) -> ConnectResult<()> {
-        let Some(mut buf) = self.buffers.remove(key) else { return Ok(()) };
-        match self.insert_buffer(&key.0, &mut buf).await {
-            Ok(rows) => {
-                for (tp, (_, max)) in &buf.ranges {
-                    self.inserted.insert(tp.clone(), max + 1);
-                }
-                self.batches += 1;
-                self.rows += rows as u64;
-                Ok(())
-            }
-            Err(e) => {
-                self.buffers.insert(key.clone(), buf);
-                Err(e)
-            }
-        }
+        self.settle().await?;
+        self.start_insert(key).await?;
+        if self.state.is_some() { self.settle().await } else { Ok(()) }
     }
 
-    async fn insert_buffer(&mut self, table: &str, buf: &mut Buffer) -> ConnectResult<usize> {
-        let started = Instant::now();
+    /// Encodes the buffer under `key` and spawns its insert.
+    async fn start_insert(&mut self, key: &BufferKey) -> ConnectResult<()> {
+        let Some(mut buf) = self.buffers.remove(key) else { return Ok(()) };
+        let encoded = match self.columns(&key.0, &buf.records).await {
+            Ok(columns) => self.encode(&key.0, &columns, &mut buf),
+            Err(e) => Err(e),
+        };
+        let (sql, body, rows) = match encoded {
+            Ok(x) => x,
+            Err(e) => {
+                self.restore(key.clone(), buf);
+                return Err(e);
+            }
+        };
+        let ranges: Vec<(TopicPartition, i64, i64)> = buf.ranges.iter().map(|(tp, (a, b))| (tp.clone(), *a, *b)).collect();
+        let (ch, state, settings) = (self.ch.clone(), self.state.clone(), self.cfg.settings.clone());
+        let handle = tokio::spawn(async move { insert_with_state(&ch, state.as_ref(), settings, &sql, body, rows, &ranges).await });
+        self.in_flight = Some(InFlight { key: key.clone(), buf, rows, started: Instant::now(), handle });
+        Ok(())
+    }
+
+    /// Waits for the insert in flight. Success: its offsets count as inserted. Failure: its
+    /// records go back in front of their buffer; a failure on the table's shape describes the
+    /// table again and retries once at once.
+    async fn settle(&mut self) -> ConnectResult<()> {
         let mut refreshed = false;
-        loop {
-            let columns = self.columns(table, &buf.records).await?;
-            let (sql, body, rows) = self.encode(table, &columns, buf)?;
-            let ranges: Vec<(TopicPartition, i64, i64)> = buf.ranges.iter().map(|(tp, (a, b))| (tp.clone(), *a, *b)).collect();
-            match self.insert_with_state(&sql, body, rows, &ranges).await {
+        while let Some(f) = self.in_flight.take() {
+            let result = f.handle.await.unwrap_or_else(|e| {
+                Err(ChError { code: None, message: format!("the insert task ended abnormally: {e}"), kind: ErrorKind::Temporary })
+            });
+            let table = f.key.0.clone();
+            match result {
                 Ok(()) => {
-                    tracing::info!(table, rows, ms = started.elapsed().as_millis() as u64, "inserted batch");
-                    return Ok(rows);
+                    tracing::info!(table, rows = f.rows, ms = f.started.elapsed().as_millis() as u64, "inserted batch");
+                    for (tp, (_, max)) in &f.buf.ranges {
+                        self.inserted.insert(tp.clone(), max + 1);
+                    }
+                    self.batches += 1;
+                    self.rows += f.rows as u64;
                 }
                 Err(e) if e.kind == ErrorKind::SchemaChanged && !refreshed => {
                     tracing::warn!(table, error = %e, "insert failed on the table's shape; describing it again");
-                    self.tables.remove(table);
+                    self.tables.remove(&table);
                     refreshed = true;
+                    self.restore(f.key.clone(), f.buf);
+                    self.start_insert(&f.key).await?;
                 }
-                Err(e) => return Err(e.into_connect(&format!("insert into {table} failed"))),
+                Err(e) => {
+                    self.restore(f.key, f.buf);
+                    return Err(e.into_connect(&format!("insert into {table} failed")));
+                }
             }
         }
+        Ok(())
     }
 
-    /// Writes BEFORE, the rows, AFTER (exactly-once), or only the rows.
-    async fn insert_with_state(&self, sql: &str, body: Vec<u8>, rows: usize, ranges: &[(TopicPartition, i64, i64)]) -> Result<(), ChError> {
-        let mut settings = self.cfg.settings.clone();
-        if let Some(st) = &self.state {
-            st.write(&self.ch, ranges, false).await?;
-            if rows > 0 {
-                if self.ch.version.dedup_token()
-                    && let [(tp, min, max)] = ranges
-                {
-                    settings.push(("insert_deduplicate".into(), "1".into()));
-                    settings.push(("insert_deduplication_token".into(), format!("{}-{}-{}-{min}-{max}", st.connector, tp.topic, tp.partition)));
-                }
-                self.ch.insert(sql, body.into(), &settings).await?;
+    /// Puts a buffer whose insert did not happen back, in front of what was buffered since.
+    fn restore(&mut self, key: BufferKey, mut buf: Buffer) {
+        if let Some(newer) = self.buffers.remove(&key) {
+            buf.records.extend(newer.records);
+            for (tp, (first, last)) in newer.ranges {
+                buf.ranges.entry(tp).and_modify(|r| r.1 = last).or_insert((first, last));
             }
-            st.write(&self.ch, ranges, true).await
-        } else if rows > 0 {
-            self.ch.insert(sql, body.into(), &settings).await
-        } else {
-            Ok(())
         }
+        self.buffers.insert(key, buf);
     }
 
     /// Encodes the buffer; records that cannot be written are reported and removed from it.
@@ -495,5 +540,34 @@ impl Running {
             }
         }
         Ok(!added.is_empty())
+    }
+}
+
+/// Writes BEFORE, the rows, AFTER (exactly-once), or only the rows.
+async fn insert_with_state(
+    ch: &Ch,
+    state: Option<&StateTable>,
+    mut settings: Vec<(String, String)>,
+    sql: &str,
+    body: Vec<u8>,
+    rows: usize,
+    ranges: &[(TopicPartition, i64, i64)],
+) -> Result<(), ChError> {
+    if let Some(st) = state {
+        st.write(ch, ranges, false).await?;
+        if rows > 0 {
+            if ch.version.dedup_token()
+                && let [(tp, min, max)] = ranges
+            {
+                settings.push(("insert_deduplicate".into(), "1".into()));
+                settings.push(("insert_deduplication_token".into(), format!("{}-{}-{}-{min}-{max}", st.connector, tp.topic, tp.partition)));
+            }
+            ch.insert(sql, body.into(), &settings).await?;
+        }
+        st.write(ch, ranges, true).await
+    } else if rows > 0 {
+        ch.insert(sql, body.into(), &settings).await
+    } else {
+        Ok(())
     }
 }

@@ -26,7 +26,7 @@ use tokio_postgres::types::PgLsn;
 
 use crate::client::{self, pg_error};
 use crate::config::PostgresConfig;
-use crate::envelope::{Op, SourceInfo, TableSchema, heartbeat_schemas};
+use crate::envelope::{LogicalMessages, Op, SourceInfo, TableSchema, heartbeat_schemas, source_block};
 use crate::offset::{self, Position};
 use crate::pgoutput::{self, Datum, Message, PG_EPOCH_OFFSET_US, Relation};
 use crate::snapshot;
@@ -245,6 +245,7 @@ pub struct Decoder {
     mapping: TypeMapping,
     partition: OffsetMap,
     relations: HashMap<u32, Known>,
+    messages: LogicalMessages,
     tx: Option<Tx>,
     /// The last record of the open transaction, held until the next one or the Commit.
     held: Option<SourceRecord>,
@@ -261,6 +262,7 @@ impl Decoder {
     pub fn new(cfg: Arc<PostgresConfig>, mapping: TypeMapping, after: Position) -> Decoder {
         Decoder {
             partition: offset::partition(&cfg.topic_prefix),
+            messages: LogicalMessages::new(&cfg.topic_prefix),
             cfg,
             mapping,
             relations: HashMap::new(),
@@ -339,9 +341,52 @@ impl Decoder {
                     }
                 }
             }
-            Message::Message { prefix, .. } => tracing::debug!(%prefix, "logical decoding message ignored"),
+            Message::Message { transactional, prefix, content, .. } => self.logical_message(lsn, transactional, prefix, content, out).await?,
             Message::Type { .. } | Message::Origin { .. } => {}
         }
+        Ok(())
+    }
+
+    /// A `pg_logical_emit_message` message → `PREFIX.message` (Debezium's shape). A
+    /// transactional one is an event of its transaction; a non-transactional one arrives on its
+    /// own, between transactions, at a WAL position above every commit decoded before it.
+    async fn logical_message(&mut self, lsn: u64, transactional: bool, prefix: String, content: Vec<u8>, out: &mut Out) -> ConnectResult<()> {
+        let (pos, xid, ts_us) = if transactional && self.tx.is_some() {
+            match self.next_position() {
+                Some((pos, xid, ts_us)) => (pos, Some(xid), ts_us),
+                None => return Ok(()),
+            }
+        } else {
+            let pos = Position { commit_lsn: lsn, event: 0 };
+            if pos <= self.after {
+                return Ok(());
+            }
+            self.after = pos;
+            (pos, None, now_us())
+        };
+        let info = SourceInfo {
+            ts_ms: ts_us / 1000,
+            snapshot: "false",
+            tx_id: xid.map(i64::from),
+            lsn: Some(lsn as i64),
+            sequence: Some(format!("[\"{}\",\"{lsn}\"]", self.last_commit_end)),
+        };
+        let source = source_block(&self.cfg.topic_prefix, &self.cfg.dbname, "", "", &info);
+        let m = &self.messages;
+        let record = SourceRecord::new(
+            self.partition.clone(),
+            offset::streaming(lsn, pos, xid.unwrap_or(0), ts_us),
+            m.topic.clone(),
+            Some(m.value_schema.clone()),
+            m.value(&prefix, content, source, now_us() / 1000),
+        )
+        .with_key(Some(m.key_schema.clone()), m.key(&prefix));
+        if xid.is_some() {
+            // Part of the transaction: held like its row events, so the last one carries the commit.
+            return self.hold(record, out).await;
+        }
+        out.push(record).await?;
+        self.emitted += 1;
         Ok(())
     }
 

@@ -3,6 +3,11 @@
 use clap::Parser;
 use sluice_runtime::cli::{Cli, init_logging, run};
 
+/// Records are many small allocations (values, schemas, offsets, converter buffers); under
+/// glibc's allocator malloc/free took ~30% of a source task's CPU (`perf`, `bench/run standalone`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_format);

@@ -16,8 +16,10 @@
 //! Connect), and the next batch is fetched only after `put` returned, so a slow task slows
 //! consumption instead of growing a buffer. What the consumer prefetches meanwhile is bounded
 //! by `queued.max.messages.kbytes` (16 MiB per task unless overridden with
-//! `consumer.override.queued.max.messages.kbytes`). A `Retriable` error from `put` pauses the
-//! task's partitions, retries the same batch with backoff, and resumes them after it succeeded.
+//! `consumer.override.queued.max.messages.kbytes`); the fetcher resumes 10 ms after the queue
+//! drains below that (`fetch.queue.backoff.ms`, 1 s in librdkafka by default). A `Retriable`
+//! error from `put` pauses the task's partitions, retries the same batch with backoff, and
+//! resumes them after it succeeded.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -185,6 +187,12 @@ async fn execute(
     let mut ccfg = consumer_config(&ctx.config, &spec.connector, &spec.connector_props, &client_id);
     if ccfg.get("queued.max.messages.kbytes").is_none() {
         ccfg.set("queued.max.messages.kbytes", "16384");
+    }
+    // When its prefetch queue is full librdkafka waits `fetch.queue.backoff.ms` (1 s by default)
+    // before fetching again; a sink that drains the queue faster than that would then idle.
+    // Measured (`bench/run transforms`): 0.55 of a raw consumer with the default, 0.98 with 10 ms.
+    if ccfg.get("fetch.queue.backoff.ms").is_none() {
+        ccfg.set("fetch.queue.backoff.ms", "10");
     }
     let consumer: StreamConsumer<SinkConsumerContext> =
         ccfg.create_with_context(SinkConsumerContext { events: tx }).map_err(|e| ConnectError::fatal(format!("cannot create consumer: {e}")))?;

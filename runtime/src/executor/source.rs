@@ -173,6 +173,10 @@ struct SourceExecutor<'a> {
     /// Topics already reported as used by the connector (`GET /connectors/{name}/topics`).
     reported_topics: std::collections::HashSet<String>,
     errors: ErrorHandler,
+    /// Per source partition, the latest offset whose record (and every record before it) the
+    /// broker acknowledged, waiting for the next offset flush. Acknowledged records leave
+    /// [`SubmittedRecords`] after every poll batch, so memory holds only what is in flight.
+    committable: Vec<(OffsetMap, OffsetMap)>,
 }
 
 async fn execute(
@@ -212,6 +216,7 @@ async fn execute(
         task,
         producer,
         submitted,
+        committable: Vec::new(),
     };
     let task_ctx = SourceTaskContext {
         connector: exec.spec.connector.clone(),
@@ -269,6 +274,7 @@ impl SourceExecutor<'_> {
                 }
                 self.send(record, shutdown).await?;
             }
+            self.drain_acknowledged().await?;
         }
         Ok(())
     }
@@ -387,18 +393,32 @@ impl SourceExecutor<'_> {
         }
     }
 
-    /// Stores the offsets of the acknowledged prefix, then tells the task.
-    async fn commit_offsets(&mut self) -> ConnectResult<()> {
+    /// Takes the acknowledged prefix out of the submitted records: tells the task
+    /// (`commit_record`) and keeps the latest offset per source partition for the next flush.
+    async fn drain_acknowledged(&mut self) -> ConnectResult<usize> {
         let (offsets, acked) = self.submitted.take_committable();
         for (offset, meta) in &acked {
             self.task.commit_record(offset, meta).await?;
         }
-        if offsets.is_empty() {
+        for (partition, offset) in offsets {
+            match self.committable.iter_mut().find(|(p, _)| same_partition(p, &partition)) {
+                Some(slot) => slot.1 = offset,
+                None => self.committable.push((partition, offset)),
+            }
+        }
+        Ok(acked.len())
+    }
+
+    /// Stores the offsets of the acknowledged prefix, then tells the task.
+    async fn commit_offsets(&mut self) -> ConnectResult<()> {
+        let records = self.drain_acknowledged().await?;
+        if self.committable.is_empty() {
             return Ok(());
         }
+        let offsets = std::mem::take(&mut self.committable);
         let started = Instant::now();
         self.ctx.offsets.put(&self.spec.connector, offsets).await?;
-        tracing::debug!(connector = %self.spec.connector, task = self.spec.task_id, records = acked.len(), ms = started.elapsed().as_millis() as u64, "committed source offsets");
+        tracing::debug!(connector = %self.spec.connector, task = self.spec.task_id, records, ms = started.elapsed().as_millis() as u64, "committed source offsets");
         self.task.commit().await
     }
 
