@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json, json};
 
 use crate::config::{ConfigKey, ConfigType, Importance};
-use crate::data::{Field, Schema, SchemaType, Struct, Value};
+use crate::data::{Field, Schema, SchemaRef, SchemaType, Struct, Value};
 
 /// A schema in its JSON form.
 pub fn schema_to_json(schema: &Schema) -> Json {
@@ -102,6 +102,47 @@ pub fn schema_from_json(j: &Json) -> Result<Schema, String> {
     }
     Ok(s)
 }
+
+/// How many schemas [`schema_text`] and [`schema_of_text`] remember per thread.
+const SCHEMA_CACHE_SIZE: usize = 16;
+
+thread_local! {
+    /// Recently seen schemas with their JSON text, most recent first.
+    static SCHEMA_CACHE: std::cell::RefCell<Vec<(SchemaRef, std::rc::Rc<str>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn remember(schema: &SchemaRef, text: &std::rc::Rc<str>) {
+    SCHEMA_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.insert(0, (schema.clone(), text.clone()));
+        c.truncate(SCHEMA_CACHE_SIZE);
+    });
+}
+
+/// The JSON text of a schema. Records of a stream share a handful of schemas, so the text is
+/// remembered per schema (by identity) and not built again for every record that crosses the
+/// WASM boundary.
+pub fn schema_text(schema: &SchemaRef) -> String {
+    let hit = SCHEMA_CACHE.with(|c| c.borrow().iter().find(|(s, _)| Arc::ptr_eq(s, schema)).map(|(_, t)| t.to_string()));
+    hit.unwrap_or_else(|| {
+        let text: std::rc::Rc<str> = schema_to_json(schema).to_string().into();
+        remember(schema, &text);
+        text.to_string()
+    })
+}
+
+/// The schema a JSON text describes; the same text gives the same (shared) schema, without
+/// parsing it again.
+pub fn schema_of_text(text: &str) -> Result<SchemaRef, String> {
+    if let Some(s) = SCHEMA_CACHE.with(|c| c.borrow().iter().find(|(_, t)| &**t == text).map(|(s, _)| s.clone())) {
+        return Ok(s);
+    }
+    let j: Json = serde_json::from_str(text).map_err(|e| format!("schema is not JSON: {e}"))?;
+    let schema: SchemaRef = Arc::new(schema_from_json(&j)?);
+    remember(&schema, &text.into());
+    Ok(schema)
+}
+
 
 /// A value in its tagged JSON form.
 pub fn value_to_json(v: &Value) -> Json {
@@ -196,6 +237,18 @@ pub fn config_key(name: &str, config_type: &str, default_value: Option<String>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_texts_are_remembered_both_ways() {
+        let schema: SchemaRef = Arc::new(Schema::struct_builder().name("Row").field("id", Schema::int64()));
+        let text = schema_text(&schema);
+        assert_eq!(text, schema_to_json(&schema).to_string());
+        let a = schema_of_text(&text).unwrap();
+        let b = schema_of_text(&text).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "the same text gives the same schema");
+        assert_eq!(*a, *schema);
+        assert!(schema_of_text("{").is_err());
+    }
 
     #[test]
     fn schemas_and_values_round_trip() {

@@ -2,9 +2,8 @@
 //! Keys and values travel as [`types::Data`]: bytes and strings raw, anything else in the
 //! tagged JSON of `sluice_sdk::wire`.
 
-use std::sync::Arc;
 
-use sluice_sdk::wire::{schema_from_json, schema_to_json, value_from_json, value_to_json};
+use sluice_sdk::wire::{schema_of_text, schema_text, value_from_json, value_to_json};
 use sluice_sdk::{ConnectError, ConnectRecord, Header, Headers, OffsetMap, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
 
 use crate::bindings::types;
@@ -16,15 +15,12 @@ pub fn data_to_wit(schema: Option<&SchemaRef>, value: &Value) -> types::Data {
         Value::String(s) => types::Payload::Text(s.clone()),
         other => types::Payload::Structured(value_to_json(other).to_string()),
     };
-    types::Data { schema: schema.map(|s| schema_to_json(s).to_string()), payload }
+    types::Data { schema: schema.map(schema_text), payload }
 }
 
 pub fn data_from_wit(data: types::Data) -> Result<(Option<SchemaRef>, Value), ConnectError> {
     let schema = match data.schema {
-        Some(s) => {
-            let j: serde_json::Value = serde_json::from_str(&s).map_err(|e| ConnectError::data(format!("plugin sent a schema that is not JSON: {e}")))?;
-            Some(Arc::new(schema_from_json(&j).map_err(|e| ConnectError::data(format!("plugin sent an invalid schema: {e}")))?))
-        }
+        Some(s) => Some(schema_of_text(&s).map_err(|e| ConnectError::data(format!("plugin sent an invalid schema: {e}")))?),
         None => None,
     };
     let value = match data.payload {
