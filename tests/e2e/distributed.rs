@@ -30,8 +30,13 @@ impl ClusterSpec {
     }
 
     fn worker(&self, dir: &Path) -> Worker {
+        self.worker_with(dir, &[])
+    }
+
+    /// A worker with extra worker properties.
+    fn worker_with(&self, dir: &Path, extra: &[(&str, &str)]) -> Worker {
         let port = free_port();
-        let p = props(&[
+        let mut p = props(&[
             ("bootstrap.servers", &bootstrap()),
             ("group.id", &self.group),
             ("config.storage.topic", &format!("{}-configs", self.prefix)),
@@ -53,6 +58,7 @@ impl ClusterSpec {
             ("consumer.session.timeout.ms", "6000"),
             ("consumer.heartbeat.interval.ms", "1000"),
         ]);
+        p.extend(props(extra));
         let wdir = dir.join(format!("w{port}"));
         std::fs::create_dir_all(&wdir).expect("worker dir");
         let mut w = Worker::distributed(&wdir, p);
@@ -315,8 +321,17 @@ fn write(w: &Worker, method: &str, path: &str, body: Option<Value>) -> (u16, Val
 fn rest_lifecycle_on_a_one_worker_cluster() {
     let dir = scratch("dist-rest");
     let spec = ClusterSpec::new("dist-rest", 0);
-    let w = spec.worker(&dir);
+    // The worker also serves the schema registry, as a standalone one does.
+    let registry = format!("http://127.0.0.1:{}", free_port());
+    let schemas = format!("{}-schemas", spec.prefix);
+    let w = spec.worker_with(&dir, &[("schema.registry.listeners", &registry), ("schema.registry.topic", &schemas)]);
     wait_healthy(&w);
+    let subject = format!("{registry}/subjects/{}-value/versions", unique("dist"));
+    let (code, body) = wait_for(Duration::from_secs(30), "the registry of a distributed worker", || {
+        http_request(&subject, "POST", Some(r#"{"schema": "\"string\""}"#), &[]).ok()
+    });
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"id\""), "{body}");
     let (name, topic) = (unique("gen"), unique("dist-rest-topic"));
     create(&w, datagen(&name, &topic, 2, 100));
     wait_state(&w, &name, "RUNNING", 2);

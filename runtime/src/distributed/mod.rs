@@ -91,6 +91,10 @@ pub async fn run(worker_path: PathBuf) -> anyhow::Result<()> {
     let membership = Arc::new(Membership::new(member_config));
     membership.find_coordinator().await.map_err(|e| anyhow::anyhow!("cannot find the group coordinator of group {}: {e}", config.string("group.id")))?;
 
+    // Every worker of the cluster serves the same registry (backed by the `_schemas` topic).
+    let (registry_stop, registry_stop_rx) = tokio::sync::watch::channel(false);
+    let registry = crate::schema_registry::start(&config, registry_stop_rx).await?;
+
     let plugins = Plugins::for_worker(&config);
     let worker_id = rest.worker_id.clone();
     let url = rest.url.clone();
@@ -109,6 +113,10 @@ pub async fn run(worker_path: PathBuf) -> anyhow::Result<()> {
     let _ = rest_stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), rest_task).await;
     drop(status_log);
+    let _ = registry_stop.send(true);
+    if let Some(registry) = registry {
+        let _ = tokio::time::timeout(Duration::from_secs(5), registry).await;
+    }
     tracing::info!("sluice stopped");
     Ok(())
 }
