@@ -19,6 +19,7 @@ pub mod data;
 pub mod error;
 pub mod record;
 pub mod transform;
+pub mod value_bytes;
 pub mod wire;
 
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, ConfigValueInfo, Importance, ParsedConfig, Password, Props, Validator, Width};

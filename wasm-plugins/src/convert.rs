@@ -1,9 +1,10 @@
 //! Conversions between the SPI's types (`sluice_sdk`) and the WIT types of the host bindings.
 //! Keys and values travel as [`types::Data`]: bytes and strings raw, anything else in the
-//! tagged JSON of `sluice_sdk::wire`.
+//! binary form of `sluice_sdk::value_bytes`; schemas as JSON text, remembered per schema.
 
 
-use sluice_sdk::wire::{schema_of_text, schema_text, value_from_json, value_to_json};
+use sluice_sdk::value_bytes;
+use sluice_sdk::wire::{schema_of_text, schema_text};
 use sluice_sdk::{ConnectError, ConnectRecord, Header, Headers, OffsetMap, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
 
 use crate::bindings::types;
@@ -13,7 +14,7 @@ pub fn data_to_wit(schema: Option<&SchemaRef>, value: &Value) -> types::Data {
         Value::Null => types::Payload::Null,
         Value::Bytes(b) => types::Payload::Bytes(b.clone()),
         Value::String(s) => types::Payload::Text(s.clone()),
-        other => types::Payload::Structured(value_to_json(other).to_string()),
+        other => types::Payload::Structured(value_bytes::to_bytes(other)),
     };
     types::Data { schema: schema.map(schema_text), payload }
 }
@@ -27,10 +28,7 @@ pub fn data_from_wit(data: types::Data) -> Result<(Option<SchemaRef>, Value), Co
         types::Payload::Null => Value::Null,
         types::Payload::Bytes(b) => Value::Bytes(b),
         types::Payload::Text(s) => Value::String(s),
-        types::Payload::Structured(s) => {
-            let j: serde_json::Value = serde_json::from_str(&s).map_err(|e| ConnectError::data(format!("plugin sent a value that is not JSON: {e}")))?;
-            value_from_json(&j).map_err(|e| ConnectError::data(format!("plugin sent an invalid value: {e}")))?
-        }
+        types::Payload::Structured(b) => value_bytes::from_bytes(&b).map_err(|e| ConnectError::data(format!("plugin sent an invalid value: {e}")))?,
     };
     Ok((schema, value))
 }

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use sluice_sdk::wire::{schema_of_text, schema_text, value_from_json, value_to_json};
+use sluice_sdk::value_bytes;
+use sluice_sdk::wire::{schema_of_text, schema_text};
 use sluice_sdk::{ConfigDef, ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, Value};
 
 use crate::bindings::sluice::plugin::types;
@@ -14,7 +15,7 @@ pub fn data_to_wit(schema: Option<&SchemaRef>, value: Value) -> types::Data {
         Value::Null => types::Payload::Null,
         Value::Bytes(b) => types::Payload::Bytes(b),
         Value::String(s) => types::Payload::Text(s),
-        other => types::Payload::Structured(value_to_json(&other).to_string()),
+        other => types::Payload::Structured(value_bytes::to_bytes(&other)),
     };
     types::Data { schema: schema.map(schema_text), payload }
 }
@@ -28,10 +29,7 @@ pub fn data_from_wit(data: types::Data) -> Result<(Option<SchemaRef>, Value), Co
         types::Payload::Null => Value::Null,
         types::Payload::Bytes(b) => Value::Bytes(b),
         types::Payload::Text(s) => Value::String(s),
-        types::Payload::Structured(s) => {
-            let j: serde_json::Value = serde_json::from_str(&s).map_err(|e| ConnectError::data(format!("value is not JSON: {e}")))?;
-            value_from_json(&j).map_err(ConnectError::data)?
-        }
+        types::Payload::Structured(b) => value_bytes::from_bytes(&b).map_err(|e| ConnectError::data(format!("invalid value: {e}")))?,
     };
     Ok((schema, value))
 }

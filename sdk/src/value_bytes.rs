@@ -1,0 +1,238 @@
+//! The compact binary form of a [`Value`], how structured values cross the WASM boundary
+//! (`payload::structured` in `sdk/wit/sluice.wit`): one tag byte, then the content, little
+//! endian, lengths and counts as `u32`.
+//!
+//! | tag | value | content |
+//! |---|---|---|
+//! | 0 | null | — |
+//! | 1, 2, 3, 4 | int8, int16, int32, int64 | 1, 2, 4, 8 bytes |
+//! | 5, 6 | float32, float64 | 4, 8 bytes |
+//! | 7, 8 | false, true | — |
+//! | 9 | string | length, UTF-8 |
+//! | 10 | bytes | length, bytes |
+//! | 11 | array | count, items |
+//! | 12 | map | count, key and value per entry |
+//! | 13 | struct | count, per field: name length, name, value |
+//!
+//! Decoding trusts nothing: it checks every length against what is left, caps nesting at
+//! [`MAX_DEPTH`] and never allocates more than the input could hold.
+
+use crate::data::{Struct, Value};
+
+/// The deepest nesting decoded (a plugin's output is untrusted input).
+pub const MAX_DEPTH: usize = 128;
+
+/// Appends the binary form of `v` to `out`.
+pub fn encode(v: &Value, out: &mut Vec<u8>) {
+    fn len(out: &mut Vec<u8>, n: usize) {
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+    match v {
+        Value::Null => out.push(0),
+        Value::Int8(x) => {
+            out.push(1);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Int16(x) => {
+            out.push(2);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Int32(x) => {
+            out.push(3);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Int64(x) => {
+            out.push(4);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Float32(x) => {
+            out.push(5);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Float64(x) => {
+            out.push(6);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Boolean(b) => out.push(if *b { 8 } else { 7 }),
+        Value::String(s) => {
+            out.push(9);
+            len(out, s.len());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Bytes(b) => {
+            out.push(10);
+            len(out, b.len());
+            out.extend_from_slice(b);
+        }
+        Value::Array(items) => {
+            out.push(11);
+            len(out, items.len());
+            for item in items {
+                encode(item, out);
+            }
+        }
+        Value::Map(entries) => {
+            out.push(12);
+            len(out, entries.len());
+            for (k, v) in entries {
+                encode(k, out);
+                encode(v, out);
+            }
+        }
+        Value::Struct(s) => {
+            out.push(13);
+            len(out, s.fields.len());
+            for (name, v) in &s.fields {
+                len(out, name.len());
+                out.extend_from_slice(name.as_bytes());
+                encode(v, out);
+            }
+        }
+    }
+}
+
+/// The binary form of `v`.
+pub fn to_bytes(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    encode(v, &mut out);
+    out
+}
+
+/// The value `bytes` holds; every byte must belong to it.
+pub fn from_bytes(bytes: &[u8]) -> Result<Value, String> {
+    let mut r = Reader { buf: bytes, pos: 0 };
+    let v = r.value(0)?;
+    if r.pos != bytes.len() {
+        return Err(format!("{} bytes after the value", bytes.len() - r.pos));
+    }
+    Ok(v)
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| format!("truncated at byte {}", self.pos))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    fn len(&mut self) -> Result<usize, String> {
+        Ok(u32::from_le_bytes(self.array()?) as usize)
+    }
+
+    /// A count of items each taking at least `min` bytes, checked against what is left.
+    fn count(&mut self, min: usize) -> Result<usize, String> {
+        let n = self.len()?;
+        if n.saturating_mul(min) > self.buf.len() - self.pos {
+            return Err(format!("count {n} at byte {} exceeds the input", self.pos));
+        }
+        Ok(n)
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let n = self.len()?;
+        let at = self.pos;
+        std::str::from_utf8(self.take(n)?).map(str::to_string).map_err(|e| format!("string at byte {at} is not UTF-8: {e}"))
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH}"));
+        }
+        let at = self.pos;
+        let tag = self.take(1)?[0];
+        Ok(match tag {
+            0 => Value::Null,
+            1 => Value::Int8(i8::from_le_bytes(self.array()?)),
+            2 => Value::Int16(i16::from_le_bytes(self.array()?)),
+            3 => Value::Int32(i32::from_le_bytes(self.array()?)),
+            4 => Value::Int64(i64::from_le_bytes(self.array()?)),
+            5 => Value::Float32(f32::from_le_bytes(self.array()?)),
+            6 => Value::Float64(f64::from_le_bytes(self.array()?)),
+            7 => Value::Boolean(false),
+            8 => Value::Boolean(true),
+            9 => Value::String(self.string()?),
+            10 => {
+                let n = self.len()?;
+                Value::Bytes(self.take(n)?.to_vec())
+            }
+            11 => {
+                let n = self.count(1)?;
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.value(depth + 1)?);
+                }
+                Value::Array(items)
+            }
+            12 => {
+                let n = self.count(2)?;
+                let mut entries = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let k = self.value(depth + 1)?;
+                    entries.push((k, self.value(depth + 1)?));
+                }
+                Value::Map(entries)
+            }
+            13 => {
+                let n = self.count(5)?;
+                let mut fields = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let name = self.string()?;
+                    fields.push((name, self.value(depth + 1)?));
+                }
+                Value::Struct(Struct { fields })
+            }
+            other => return Err(format!("unknown value tag {other} at byte {at}")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_value_round_trips() {
+        let v = Value::Struct(Struct {
+            fields: vec![
+                ("null".into(), Value::Null),
+                ("i8".into(), Value::Int8(-8)),
+                ("i16".into(), Value::Int16(-16)),
+                ("i32".into(), Value::Int32(32)),
+                ("i64".into(), Value::Int64(i64::MIN)),
+                ("f32".into(), Value::Float32(1.5)),
+                ("f64".into(), Value::Float64(-2.25)),
+                ("yes".into(), Value::Boolean(true)),
+                ("no".into(), Value::Boolean(false)),
+                ("s".into(), Value::String("héllo".into())),
+                ("b".into(), Value::Bytes(vec![0, 255])),
+                ("a".into(), Value::Array(vec![Value::Int32(1), Value::Null])),
+                ("m".into(), Value::Map(vec![(Value::Int32(1), Value::String("one".into()))])),
+            ],
+        });
+        assert_eq!(from_bytes(&to_bytes(&v)), Ok(v));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert!(from_bytes(&[]).is_err());
+        assert!(from_bytes(&[99]).unwrap_err().contains("unknown value tag 99"));
+        assert!(from_bytes(&[9, 10, 0, 0, 0, b'a']).unwrap_err().contains("truncated"));
+        assert!(from_bytes(&[11, 255, 255, 255, 255]).unwrap_err().contains("exceeds the input"));
+        assert!(from_bytes(&[9, 2, 0, 0, 0, 0xff, 0xfe]).unwrap_err().contains("not UTF-8"));
+        assert!(from_bytes(&[0, 0]).unwrap_err().contains("after the value"));
+        let deep: Vec<u8> = std::iter::repeat_n([11u8, 1, 0, 0, 0], 200).flatten().chain([0]).collect();
+        assert!(from_bytes(&deep).unwrap_err().contains("nested deeper"));
+    }
+}
