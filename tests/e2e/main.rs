@@ -11,4 +11,5 @@ mod cdc;
 mod clickhouse;
 mod standalone;
 mod wasm;
+mod wasm_host;
 mod support;

@@ -1,5 +1,6 @@
-//! The host against the real example components (built here for wasm32-wasip2): discovery,
-//! a transform on source and sink records, a source with offsets, and each fault.
+//! The WASM host in-process against the real example components (built for wasm32-wasip2):
+//! discovery, a transform on source and sink records, a source with offsets, and each fault.
+//! (`wasm.rs` runs the same plugins inside a worker.)
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
