@@ -393,7 +393,7 @@ fn clickhouse_down_for_20s_is_retried_and_catches_up_losing_nothing() {
 }
 
 #[test]
-fn unconvertible_rows_are_skipped_while_the_rest_flows_or_fail_the_task_without_tolerance() {
+fn unconvertible_rows_go_to_the_dlq_with_error_headers_while_the_rest_flows_or_fail_the_task_without_tolerance() {
     let dir = scratch("ch-errant");
     let (topic, strict_topic) = (unique("ch-errant"), unique("ch-strict"));
     let (table, strict_table) = (table_name("errant"), table_name("strict"));
@@ -414,11 +414,25 @@ fn unconvertible_rows_are_skipped_while_the_rest_flows_or_fail_the_task_without_
     produce(&p, &topic, 1, &records, 0);
     produce(&p, &strict_topic, 1, &records, 0);
     let (a, b) = (unique("ch-errant-sink"), unique("ch-strict-sink"));
+    let dlq = unique("ch-errant-dlq");
     let mut w = Worker::new(
         &dir,
         worker_props(&dir, free_port()),
         &[
-            sink(&a, &topic, &table, &ch_url(), &[("errors.tolerance", "all"), ("errors.log.enable", "true"), ("bufferFlushTime", "200")]),
+            sink(
+                &a,
+                &topic,
+                &table,
+                &ch_url(),
+                &[
+                    ("errors.tolerance", "all"),
+                    ("errors.log.enable", "true"),
+                    ("errors.deadletterqueue.topic.name", &dlq),
+                    ("errors.deadletterqueue.topic.replication.factor", "1"),
+                    ("errors.deadletterqueue.context.headers.enable", "true"),
+                    ("bufferFlushTime", "200"),
+                ],
+            ),
             sink(&b, &strict_topic, &strict_table, &ch_url(), &[("bufferFlushTime", "200")]),
         ],
     );
@@ -427,6 +441,25 @@ fn unconvertible_rows_are_skipped_while_the_rest_flows_or_fail_the_task_without_
         (count(&ch_url(), &format!("SELECT count() FROM default.{table}")) == Some(70)).then_some(())
     });
     assert_eq!(ch(&format!("SELECT sum(amount) FROM default.{table} FORMAT TSV")).trim(), "3445.00");
+    // The rows that could not be converted are in the DLQ with Connect's error headers.
+    let bad_ids: Vec<i64> = (0..100).filter(|i| [3, 7, 9].contains(&(i % 10))).collect();
+    let dead = consume(&dlq, bad_ids.len());
+    let mut offsets: Vec<i64> = dead.iter().map(|m| header(m, "__connect.errors.offset").and_then(|o| o.parse().ok()).unwrap_or(-1)).collect();
+    offsets.sort();
+    assert_eq!(offsets, bad_ids, "each unconvertible row once, at its offset");
+    for m in &dead {
+        assert_eq!(header(m, "__connect.errors.topic").as_deref(), Some(topic.as_str()));
+        assert_eq!(header(m, "__connect.errors.stage").as_deref(), Some("TASK_PUT"));
+        assert_eq!(header(m, "__connect.errors.exception.class.name").as_deref(), Some("org.apache.kafka.connect.errors.DataException"));
+        let msg = header(m, "__connect.errors.exception.message").unwrap_or_default();
+        let offset: i64 = header(m, "__connect.errors.offset").and_then(|o| o.parse().ok()).unwrap_or(-1);
+        let column = match offset % 10 {
+            3 => "column id",
+            7 => "column amount",
+            _ => "",
+        };
+        assert!(!msg.is_empty() && msg.contains(column), "offset {offset}: the reason, naming the column: {msg}");
+    }
     let status = wait_for(Duration::from_secs(30), "the strict sink's task to fail", || {
         let (_, body) = w.get(&format!("/connectors/{b}/status"))?;
         (body["tasks"][0]["state"] == "FAILED").then_some(body)

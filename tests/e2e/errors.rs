@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::support::*;
 
@@ -41,32 +39,6 @@ fn produce(topic: &str, records: &[TestRecord<'_>]) {
         producer.send(rec).map_err(|(e, _)| e).expect("send");
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
-}
-
-/// Reads partition 0 of `topic` from the start until `n` records arrived (or panics).
-fn consume(topic: &str, n: usize) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", unique("reader"))
-        .set("topic.metadata.refresh.interval.ms", "500")
-        .create().expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("tpl");
-    consumer.assign(&tpl).expect("assign");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut out = Vec::new();
-    while out.len() < n {
-        assert!(Instant::now() < deadline, "only {} of {n} records in {topic}", out.len());
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            out.push(m.detach());
-        }
-    }
-    out
-}
-
-fn header(m: &OwnedMessage, key: &str) -> Option<String> {
-    let hs = m.headers()?;
-    hs.iter().filter(|h| h.key == key).last().and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 fn task_state(w: &Worker, connector: &str) -> Option<(String, String)> {

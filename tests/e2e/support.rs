@@ -281,3 +281,32 @@ pub fn run_sluice(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
 pub fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).map(|t| t.lines().map(str::to_string).collect()).unwrap_or_default()
 }
+
+/// Reads partition 0 of `topic` from the start until `n` records arrived (or panics).
+pub fn consume(topic: &str, n: usize) -> Vec<rdkafka::message::OwnedMessage> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", unique("reader"))
+        .set("topic.metadata.refresh.interval.ms", "500")
+        .create().expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning).expect("tpl");
+    consumer.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(Instant::now() < deadline, "only {} of {n} records in {topic}", out.len());
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            out.push(m.detach());
+        }
+    }
+    out
+}
+
+/// The last value of header `key`, as text.
+pub fn header(m: &rdkafka::message::OwnedMessage, key: &str) -> Option<String> {
+    use rdkafka::message::{Headers, Message};
+    let hs = m.headers()?;
+    hs.iter().filter(|h| h.key == key).last().and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+}
