@@ -178,6 +178,36 @@ fn json_default_partitioner_writes_confluent_names_per_flush_size() {
 }
 
 #[test]
+fn without_keys_in_the_config_the_aws_default_credential_chain_is_used() {
+    let (s3, dir, topic, bucket) = (S3::shared(), scratch("s3chain"), unique("s3chain"), unique("s3chain"));
+    s3.create_bucket(&bucket);
+    create_topic(&topic, 1);
+    produce(&topic, &(0..10).map(|i| (0, json!({"seq": i}), None)).collect::<Vec<Rec>>());
+    // Keys only in a shared credentials file (`~/.aws/credentials` format), found by the chain.
+    let creds = dir.join("aws-credentials");
+    let profile = format!("[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n", env("SLUICE_S3_ACCESS_KEY"), env("SLUICE_S3_SECRET_KEY"));
+    std::fs::write(&creds, profile).expect("credentials file");
+    let name = unique("s3chain");
+    let mut sink = s3_sink(&name, &topic, &bucket, &s3.endpoint, &[]);
+    sink.remove("aws.access.key.id");
+    sink.remove("aws.secret.access.key");
+    let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[sink]);
+    w.env = [
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string()),
+        ("AWS_CONFIG_FILE", dir.join("no-aws-config").display().to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    w.start();
+    w.wait_running(&name, 1);
+    let objects = wait_objects(&s3, &bucket, 1, Duration::from_secs(60), &w);
+    assert_seqs(&objects, &format!("topics/{topic}/partition=0/{topic}+0+0000000000.json"), 0..10);
+    assert_eq!(w.terminate(), Some(0));
+}
+
+#[test]
 fn field_partitioner_gzip_kill9_mid_stream_gives_the_objects_of_an_uncrashed_run() {
     let s3 = S3::shared();
     let (topic, crash_bucket, clean_bucket) = (unique("s3eos"), unique("s3eos-crash"), unique("s3eos-clean"));

@@ -84,6 +84,8 @@ pub struct Worker {
     runs: u32,
     /// `standalone` or `distributed`.
     mode: &'static str,
+    /// Extra environment variables of the process.
+    pub env: Vec<(String, String)>,
 }
 
 /// Worker properties for a test: the real broker, a quick offset flush, the REST port.
@@ -113,6 +115,7 @@ impl Worker {
             child: None,
             runs: 0,
             mode: "standalone",
+            env: Vec::new(),
         }
     }
 
@@ -134,7 +137,7 @@ impl Worker {
                 f
             })
             .collect();
-        Worker { dir: dir.to_path_buf(), rest_port, worker_file, connector_files, child: None, runs: 0, mode: "standalone" }
+        Worker { dir: dir.to_path_buf(), rest_port, worker_file, connector_files, child: None, runs: 0, mode: "standalone", env: Vec::new() }
     }
 
     /// A `sluice distributed` worker; its config is written to `dir/worker.properties`.
@@ -155,6 +158,7 @@ impl Worker {
             .args(&self.connector_files)
             .current_dir(&self.dir)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::from(log.try_clone().expect("log clone")))
             .stderr(Stdio::from(log))
             .spawn()

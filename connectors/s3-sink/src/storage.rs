@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
@@ -69,13 +70,18 @@ fn map_err<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
 }
 
 impl S3Storage {
-    pub fn new(cfg: &S3SinkConfig) -> S3Storage {
+    /// A client with the configured keys, or else AWS's default credential chain (environment,
+    /// `~/.aws` profiles, web identity, ECS and EC2 instance metadata), as Confluent's sink.
+    pub async fn new(cfg: &S3SinkConfig) -> S3Storage {
         let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-        let (ak, sk, token) = if cfg.access_key.is_empty() {
-            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-            (env("AWS_ACCESS_KEY_ID").unwrap_or_default(), env("AWS_SECRET_ACCESS_KEY").unwrap_or_default(), env("AWS_SESSION_TOKEN"))
+        let credentials = if cfg.access_key.is_empty() {
+            let shared = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone()).region(Region::new(cfg.region.clone())).load().await;
+            match shared.credentials_provider() {
+                Some(chain) => chain,
+                None => SharedCredentialsProvider::new(Credentials::new("", "", None, None, "sluice-s3-sink")),
+            }
         } else {
-            (cfg.access_key.clone(), cfg.secret_key.clone(), None)
+            SharedCredentialsProvider::new(Credentials::new(cfg.access_key.clone(), cfg.secret_key.clone(), None, None, "sluice-s3-sink"))
         };
         let retry = RetryConfig::standard()
             .with_max_attempts(cfg.retries + 1)
@@ -85,7 +91,7 @@ impl S3Storage {
         let mut b = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(cfg.region.clone()))
-            .credentials_provider(Credentials::new(ak, sk, token, None, "sluice-s3-sink"))
+            .credentials_provider(credentials)
             .force_path_style(cfg.path_style)
             .http_client(http)
             .retry_config(retry)

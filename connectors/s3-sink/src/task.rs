@@ -286,7 +286,7 @@ async fn upload_pending(storage: &S3Storage, pw: &mut PartitionWriter) -> Connec
 impl SinkTask for S3SinkTask {
     async fn start(&mut self, props: Props, ctx: Arc<dyn SinkTaskContext>) -> ConnectResult<()> {
         let cfg = S3SinkConfig::parse(&props)?;
-        let storage = S3Storage::new(&cfg);
+        let storage = S3Storage::new(&cfg).await;
         storage.check_bucket().await?;
         self.cfg = Some(cfg);
         self.storage = Some(storage);
