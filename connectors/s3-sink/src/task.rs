@@ -252,15 +252,21 @@ impl S3SinkTask {
                 Some((start, key))
             })
             .collect();
-        let Some(&(start, key)) = starts.iter().max_by_key(|(s, _)| *s) else { return Ok(None) };
-        Ok(Some(match storage.commit_meta_of(key).await? {
-            // The newest commit is complete when all its objects (those starting at or after its
-            // first offset) are there; else it is written again from its first offset.
-            Some(m) if starts.iter().filter(|(s, _)| *s >= m.first).count() >= m.files => m.next,
-            Some(m) => m.first,
-            // Not ours (another tool wrote it): rewrite from the newest object's start.
-            None => start,
-        }))
+        let mut newest_first = starts.clone();
+        newest_first.sort_by_key(|(s, _)| std::cmp::Reverse(*s));
+        let Some(&(newest, _)) = newest_first.first() else { return Ok(None) };
+        // The newest commit's metadata, from its newest object that has it: an object whose
+        // upload was cut off can exist without its metadata on stores that write the two
+        // separately (s3s-fs), while AWS S3 stores them together.
+        for &(_, key) in newest_first.iter().take(64) {
+            if let Some(m) = storage.commit_meta_of(key).await? {
+                // That commit is complete when all its objects (those starting at or after its
+                // first offset) are there; else it is written again from its first offset.
+                return Ok(Some(if starts.iter().filter(|(s, _)| *s >= m.first).count() >= m.files { m.next } else { m.first }));
+            }
+        }
+        // Not ours (another tool wrote them): rewrite from the newest object's start.
+        Ok(Some(newest))
     }
 }
 
