@@ -23,12 +23,29 @@ use sluice_sdk::{
 /// so an address is never reused while cached).
 type SchemaCache = HashMap<usize, (SchemaRef, Arc<Vec<u8>>)>;
 
+/// How many schemas read from envelopes are remembered by their JSON text.
+const READ_CACHE_SIZE: usize = 16;
+
+/// The envelope `{"schema": ..., "payload": ...}`, its parts left as raw JSON text.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    schema: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    payload: &'a serde_json::value::RawValue,
+}
+
 pub struct JsonConverter {
     schemas_enable: bool,
     decimal_numeric: bool,
     replace_null_with_default: bool,
     cache_size: usize,
     cache: Mutex<SchemaCache>,
+    /// Schemas read from envelopes, by their JSON text, most recent first: records of a topic
+    /// share a few schemas, so each is parsed once (as Connect's converter caches them) and
+    /// records keep sharing one `Arc<Schema>`.
+    read_cache: Mutex<Vec<(Box<str>, SchemaRef)>>,
 }
 
 impl Default for JsonConverter {
@@ -39,6 +56,7 @@ impl Default for JsonConverter {
             replace_null_with_default: true,
             cache_size: 1000,
             cache: Mutex::new(HashMap::new()),
+            read_cache: Mutex::new(Vec::new()),
         }
     }
 }
@@ -104,22 +122,21 @@ impl Converter for JsonConverter {
 
     fn to_connect(&self, _topic: &str, bytes: Option<&[u8]>) -> ConnectResult<(Option<SchemaRef>, Value)> {
         let Some(bytes) = bytes else { return Ok((None, Value::Null)) };
-        let json: Json = serde_json::from_slice(bytes)
-            .map_err(|e| data_err(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {e}")))?;
+        let serialization = |e: serde_json::Error| data_err(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {e}"));
         if !self.schemas_enable {
+            let json: Json = serde_json::from_slice(bytes).map_err(serialization)?;
             return Ok((None, json_to_schemaless(&json)));
         }
-        let Json::Object(envelope) = &json else { return Err(envelope_error()) };
-        if envelope.len() != 2 || !envelope.contains_key("schema") || !envelope.contains_key("payload") {
-            return Err(envelope_error());
-        }
-        let schema = match &envelope["schema"] {
-            Json::Null => None,
-            s => Some(Arc::new(json_to_schema(s)?)),
+        let envelope: Envelope<'_> = match serde_json::from_slice(bytes) {
+            Ok(e) => e,
+            // Valid JSON of another shape, or not JSON at all.
+            Err(e) => return Err(serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_or_else(|_| serialization(e), |_| envelope_error())),
         };
+        let schema = self.read_schema(envelope.schema.get())?;
+        let payload: Json = serde_json::from_str(envelope.payload.get()).map_err(serialization)?;
         let value = match &schema {
-            Some(s) => json_to_value(s, &envelope["payload"])?,
-            None => json_to_schemaless(&envelope["payload"]),
+            Some(s) => json_to_value(s, &payload)?,
+            None => json_to_schemaless(&payload),
         };
         Ok((schema, value))
     }
@@ -136,6 +153,23 @@ impl JsonConverter {
     /// A converter with `schemas.enable=false` and the other defaults.
     pub fn schemaless() -> JsonConverter {
         JsonConverter { schemas_enable: false, ..JsonConverter::default() }
+    }
+
+    /// The schema of an envelope from its JSON text (`null`: none), parsed once per text.
+    fn read_schema(&self, text: &str) -> ConnectResult<Option<SchemaRef>> {
+        if text == "null" {
+            return Ok(None);
+        }
+        let mut cache = self.read_cache.lock().map_err(|_| ConnectError::fatal("JsonConverter schema cache poisoned"))?;
+        if let Some(i) = cache.iter().position(|(t, _)| &**t == text) {
+            return Ok(Some(cache[i].1.clone()));
+        }
+        let json: Json = serde_json::from_str(text)
+            .map_err(|e| data_err(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {e}")))?;
+        let schema = Arc::new(json_to_schema(&json)?);
+        cache.insert(0, (text.into(), schema.clone()));
+        cache.truncate(READ_CACHE_SIZE);
+        Ok(Some(schema))
     }
 
     fn schema_json(&self, schema: &SchemaRef) -> ConnectResult<Arc<Vec<u8>>> {
@@ -540,6 +574,22 @@ mod tests {
                 .put("attrs", Value::Map(vec![("x".into(), Value::Int32(1))]))
                 .put("note", Value::Null),
         )
+    }
+
+    #[test]
+    fn envelope_schemas_are_parsed_once_per_text_and_bad_envelopes_are_data_errors() {
+        let c = conv(true);
+        let bytes = c.from_connect("t", Some(&order_schema()), &order()).unwrap().unwrap();
+        let (a, va) = c.to_connect("t", Some(&bytes)).unwrap();
+        let (b, vb) = c.to_connect("t", Some(&bytes)).unwrap();
+        assert!(Arc::ptr_eq(a.as_ref().unwrap(), b.as_ref().unwrap()), "one schema for the same text");
+        assert_eq!((va, a.as_deref()), (vb, Some(&*order_schema())));
+        let (none, v) = c.to_connect("t", Some(br#"{"schema": null, "payload": {"x": 1}}"#)).unwrap();
+        assert!(none.is_none() && matches!(v, Value::Map(_)));
+        for bad in [&br#"{"schema": null, "payload": 1, "extra": 2}"#[..], br#"{"payload": 1}"#, b"[1]"] {
+            assert!(c.to_connect("t", Some(bad)).unwrap_err().to_string().contains("requires \"schema\" and \"payload\""));
+        }
+        assert!(c.to_connect("t", Some(b"{not json")).unwrap_err().to_string().contains("serialization error"));
     }
 
     #[test]
