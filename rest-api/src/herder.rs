@@ -63,6 +63,8 @@ pub trait Herder: Send + Sync + 'static {
 
     /// `GET /connector-plugins`: connectors only, or every plugin type.
     fn connector_plugins(&self, connectors_only: bool) -> Vec<PluginInfo>;
+    /// `GET /connector-plugins/invalid`: files in `plugin.path` that failed to load, with the reason.
+    fn invalid_plugins(&self) -> Vec<InvalidPluginInfo>;
     /// `GET /connector-plugins/{plugin}/config`: any plugin type; 404 for an unknown one.
     fn plugin_config(&self, plugin: &str) -> Result<Vec<ConfigKeyInfo>, RestError>;
     async fn validate_connector_config(&self, plugin: &str, config: ConfigMap) -> Result<ConfigInfos, RestError>;

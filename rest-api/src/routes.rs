@@ -45,6 +45,7 @@ fn build() -> OpenApiRouter<SharedHerder> {
         .routes(routes!(reset_topics))
         .routes(routes!(get_offsets, alter_offsets, reset_offsets))
         .routes(routes!(list_plugins))
+        .routes(routes!(invalid_plugins))
         .routes(routes!(plugin_config))
         .routes(routes!(validate_config))
         .routes(routes!(list_loggers))
@@ -302,6 +303,13 @@ async fn reset_offsets(State(h): State<SharedHerder>, Path(name): Path<String>) 
 async fn list_plugins(State(h): State<SharedHerder>, RawQuery(q): RawQuery) -> Res<Json<Vec<PluginInfo>>> {
     let only = query_bool(&q, "connectorsOnly", true)?;
     Ok(Json(h.connector_plugins(only)))
+}
+
+/// Sluice's own: the files in `plugin.path` that could not be loaded (a malformed `.wasm`, a
+/// name already taken), each with the reason.
+#[utoipa::path(get, path = "/connector-plugins/invalid", responses((status = 200, body = Vec<InvalidPluginInfo>)))]
+async fn invalid_plugins(State(h): State<SharedHerder>) -> Json<Vec<InvalidPluginInfo>> {
+    Json(h.invalid_plugins())
 }
 
 #[utoipa::path(get, path = "/connector-plugins/{plugin}/config", responses((status = 200, body = Vec<ConfigKeyInfo>), (status = 404)))]

@@ -167,6 +167,14 @@ pub struct PluginInfo {
     pub version: Option<String>,
 }
 
+/// One entry of `GET /connector-plugins/invalid` (Sluice's own): a file in `plugin.path` that
+/// could not be loaded as a plugin, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct InvalidPluginInfo {
+    pub path: String,
+    pub reason: String,
+}
+
 /// A config key's definition (`GET /connector-plugins/{p}/config`, and `definition` in validate).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ConfigKeyInfo {

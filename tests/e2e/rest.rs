@@ -308,6 +308,7 @@ const CONNECT_ENDPOINTS: &[(&str, &str)] = &[
     ("patch", "/connectors/{name}/offsets"),
     ("delete", "/connectors/{name}/offsets"),
     ("get", "/connector-plugins"),
+    ("get", "/connector-plugins/invalid"), // Sluice's own: files in plugin.path that failed to load
     ("get", "/connector-plugins/{plugin}/config"),
     ("put", "/connector-plugins/{plugin}/config/validate"),
     ("get", "/admin/loggers"),

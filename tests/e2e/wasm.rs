@@ -190,6 +190,19 @@ fn wasm_faults_fail_only_their_own_task() {
     for (file, reason) in [("broken.wasm", "not a valid WebAssembly component"), ("notes.wasm", "not a valid WebAssembly component")] {
         assert!(log.lines().any(|l| l.contains("invalid WASM plugin") && l.contains(file) && l.contains(reason)), "{file} listed as invalid with the reason\n{log}");
     }
+    // ... and over REST, with the same reason.
+    let (code, invalid) = w.get("/connector-plugins/invalid").expect("REST answers");
+    assert_eq!(code, 200);
+    let listed: Vec<(String, String)> = invalid
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| (p["path"].as_str().unwrap_or_default().to_string(), p["reason"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    for file in ["broken.wasm", "notes.wasm"] {
+        assert!(listed.iter().any(|(p, r)| p.ends_with(file) && r.contains("not a valid WebAssembly component")), "{file} in {invalid}");
+    }
+    assert_eq!(listed.len(), 2, "only the two broken files: {invalid}");
 
     // The healthy pipeline keeps flowing after all of that, and the worker still answers.
     let before = lines(&healthy_out).len();

@@ -132,6 +132,10 @@ macro_rules! plugin_and_logger_methods {
             $crate::herder::common::connector_plugins(&self.ctx().plugins, connectors_only)
         }
 
+        fn invalid_plugins(&self) -> Vec<sluice_rest_api::InvalidPluginInfo> {
+            self.ctx().plugins.invalid().iter().map(|p| sluice_rest_api::InvalidPluginInfo { path: p.path.display().to_string(), reason: p.reason.clone() }).collect()
+        }
+
         fn plugin_config(&self, plugin: &str) -> Result<Vec<sluice_rest_api::ConfigKeyInfo>, sluice_rest_api::RestError> {
             $crate::herder::common::plugin_config(&self.ctx().plugins, plugin)
         }
