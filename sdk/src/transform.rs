@@ -26,6 +26,12 @@ pub trait Predicate<R: ConnectRecord>: Send + Sync {
     fn config_def(&self) -> ConfigDef;
     fn configure(&mut self, props: &Props) -> ConnectResult<()>;
     fn test(&self, record: &R) -> bool;
+
+    /// Tests a batch, one answer per input in order. The default calls [`Predicate::test`] per
+    /// record; plugins behind a call boundary (WASM) override it to cross it once per batch.
+    fn test_batch(&self, records: &[&R]) -> Vec<bool> {
+        records.iter().map(|r| self.test(r)).collect()
+    }
 }
 
 /// Converts between Connect data and the bytes in Kafka, for keys or values.

@@ -159,13 +159,21 @@ impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
     }
 
     fn test(&self, record: &R) -> bool {
-        let batch = vec![record_to_wit(record)];
+        self.test_batch(&[record]).first().copied().unwrap_or(false)
+    }
+
+    fn test_batch(&self, records: &[&R]) -> Vec<bool> {
+        let batch: Vec<_> = records.iter().map(|r| record_to_wit(*r)).collect();
         let out = self.inner.with(build_predicate, configure_predicate, |inst| inst.call("test", |b, s| b.call_test(s, &batch))?.map_err(error_from_wit));
         match out {
-            Ok(answers) => answers.first().copied().unwrap_or(false),
+            Ok(answers) if answers.len() == records.len() => answers,
+            Ok(answers) => {
+                tracing::error!(plugin = %self.inner.plugin.name, answers = answers.len(), records = records.len(), "WASM predicate answered for a different number of records; treating them as not matching");
+                vec![false; records.len()]
+            }
             Err(e) => {
-                tracing::error!(plugin = %self.inner.plugin.name, error = %e, "WASM predicate failed; treating the record as not matching");
-                false
+                tracing::error!(plugin = %self.inner.plugin.name, error = %e, "WASM predicate failed; treating the records as not matching");
+                vec![false; records.len()]
             }
         }
     }

@@ -271,24 +271,76 @@ async fn execute(
 }
 
 impl SinkPipeline {
-    /// Converts and transforms one consumed message into `batch`; a record skipped (tolerated
-    /// error) or dropped by a transform has its next offset put in `skipped`.
-    async fn consume(&self, m: &BorrowedMessage<'_>, batch: &mut Vec<SinkRecord>, skipped: &mut Vec<(TopicPartition, i64)>) -> ConnectResult<()> {
-        match self.process(m).await? {
-            Some(r) => batch.push(r),
-            None => skipped.push((TopicPartition::new(m.topic(), m.partition()), m.offset() + 1)),
+    /// Converts and transforms consumed messages into `batch`; a record skipped (tolerated
+    /// error) or dropped by a transform has its next offset put in `skipped`. The chain runs
+    /// once over the whole batch ([`TransformChain::apply_batch`]) unless failed transforms
+    /// are to be retried (`errors.retry.timeout`), which needs each record's input kept.
+    async fn consume(&self, msgs: &[BorrowedMessage<'_>], batch: &mut Vec<SinkRecord>, skipped: &mut Vec<(TopicPartition, i64)>) -> ConnectResult<()> {
+        let next = |m: &BorrowedMessage<'_>| (TopicPartition::new(m.topic(), m.partition()), m.offset() + 1);
+        if self.chain.is_empty() || self.errors.config.retries() {
+            for m in msgs {
+                match self.process(m).await? {
+                    Some(r) => batch.push(r),
+                    None => skipped.push(next(m)),
+                }
+            }
+            return Ok(());
+        }
+        let mut converted = Vec::with_capacity(msgs.len());
+        let mut from = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            match self.convert(m).await? {
+                Some(r) => {
+                    converted.push(r);
+                    from.push(m);
+                }
+                None => skipped.push(next(m)),
+            }
+        }
+        for (m, out) in from.into_iter().zip(self.chain.apply_batch(converted)) {
+            match out {
+                Ok(Some(r)) => batch.push(r),
+                Ok(None) => skipped.push(next(m)),
+                Err(e) => {
+                    // As `ErrorHandler::execute` without retries: tolerated (logged, DLQ) or fatal.
+                    self.errors.fail(Stage::Transformation, e.class, self.failure(m), &e.error)?;
+                    skipped.push(next(m));
+                }
+            }
         }
         Ok(())
     }
 
+    /// What the error policy reports about a consumed message that failed.
+    fn failure(&self, m: &BorrowedMessage<'_>) -> Failure {
+        let raw = raw_record(m);
+        let message = self.errors.config.log_include_messages.then(|| format!("{raw:?}"));
+        Failure { location: raw.location(), raw: Some(raw), message }
+    }
+
     /// Key and value conversion, then the transformation chain, each under the error policy.
     async fn process(&self, m: &BorrowedMessage<'_>) -> ConnectResult<Option<SinkRecord>> {
+        let Some(record) = self.convert(m).await? else { return Ok(None) };
+        if self.chain.is_empty() {
+            return Ok(Some(record));
+        }
+        let retries = self.errors.config.retries();
+        let mut input = Some(record);
+        let out = self
+            .errors
+            .execute(Stage::Transformation, "", || self.failure(m), || {
+                let r = if retries { input.clone() } else { input.take() };
+                let r = r.ok_or_else(|| OpError::from(ConnectError::fatal("transformation input already consumed")))?;
+                Ok(self.chain.apply(r)?)
+            })
+            .await?;
+        Ok(out.flatten())
+    }
+
+    /// Key and value conversion under the error policy: the record, or `None` if skipped.
+    async fn convert(&self, m: &BorrowedMessage<'_>) -> ConnectResult<Option<SinkRecord>> {
         let topic = m.topic();
-        let failure = || {
-            let raw = raw_record(m);
-            let message = self.errors.config.log_include_messages.then(|| format!("{raw:?}"));
-            Failure { location: raw.location(), raw: Some(raw), message }
-        };
+        let failure = || self.failure(m);
         let errors = &self.errors;
         let Some((key_schema, key)) = errors.execute(Stage::KeyConverter, &self.key_class, failure, || Ok(self.key_converter.to_connect(topic, m.key())?)).await? else {
             return Ok(None);
@@ -310,7 +362,7 @@ impl SinkPipeline {
             Timestamp::CreateTime(t) => (Some(t), TimestampType::CreateTime),
             Timestamp::LogAppendTime(t) => (Some(t), TimestampType::LogAppendTime),
         };
-        let record = SinkRecord {
+        Ok(Some(SinkRecord {
             topic: topic.to_string(),
             kafka_partition: m.partition(),
             kafka_offset: m.offset(),
@@ -321,20 +373,7 @@ impl SinkPipeline {
             timestamp,
             timestamp_type,
             headers,
-        };
-        if self.chain.is_empty() {
-            return Ok(Some(record));
-        }
-        let retries = errors.config.retries();
-        let mut input = Some(record);
-        let out = errors
-            .execute(Stage::Transformation, "", failure, || {
-                let r = if retries { input.clone() } else { input.take() };
-                let r = r.ok_or_else(|| OpError::from(ConnectError::fatal("transformation input already consumed")))?;
-                Ok(self.chain.apply(r)?)
-            })
-            .await?;
-        Ok(out.flatten())
+        }))
     }
 }
 
@@ -357,8 +396,7 @@ impl SinkExecutor {
                 _ = shutdown.changed() => break,
                 m = tokio::time::timeout(Duration::from_millis(500), self.consumer.recv()) => m,
             };
-            let mut batch = Vec::new();
-            let mut skipped = Vec::new();
+            let mut msgs = Vec::new();
             match first {
                 Err(_) => continue, // nothing for a while: go round for commits and rebalances
                 Ok(Err(e)) => {
@@ -370,11 +408,11 @@ impl SinkExecutor {
                     let _ = self.consumer.seek(m.topic(), m.partition(), Offset::Offset(m.offset()), Duration::from_secs(5));
                     continue;
                 }
-                Ok(Ok(m)) => self.pipeline.consume(&m, &mut batch, &mut skipped).await?,
+                Ok(Ok(m)) => msgs.push(m),
             }
-            while batch.len() < self.max_poll_records {
+            while msgs.len() < self.max_poll_records {
                 match self.consumer.recv().now_or_never() {
-                    Some(Ok(m)) => self.pipeline.consume(&m, &mut batch, &mut skipped).await?,
+                    Some(Ok(m)) => msgs.push(m),
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "consumer error");
                         break;
@@ -382,6 +420,9 @@ impl SinkExecutor {
                     None => break,
                 }
             }
+            let (mut batch, mut skipped) = (Vec::with_capacity(msgs.len()), Vec::new());
+            self.pipeline.consume(&msgs, &mut batch, &mut skipped).await?;
+            drop(msgs);
             // A rebalance delivered during `recv` must reach the task (`open`) before `put`.
             self.handle_rebalances().await?;
             if !self.put(batch, shutdown).await? {

@@ -31,7 +31,7 @@ use sluice_sdk::{ConnectError, ConnectResult, OffsetMap, RecordMetadata, SourceR
 use tokio::sync::watch;
 
 use super::errors::{ErrorConfig, ErrorHandler, Failure, OpError, Stage};
-use super::transform_chain::TransformChain;
+use super::transform_chain::{StageError, TransformChain};
 use super::{TaskSpec, WorkerContext};
 use crate::converters::header_to_bytes;
 use crate::kafka::{TopicCreator, producer_config};
@@ -267,12 +267,20 @@ impl SourceExecutor<'_> {
                 }
                 Err(e) => return Err(e),
             };
+            // The chain runs once over the batch (a WASM stage crosses its boundary once), unless
+            // failed transforms are to be retried, which goes record by record.
+            let mut transformed = if self.chain.is_empty() || self.errors.config.retries() || batch.len() < 2 {
+                Vec::new()
+            } else {
+                self.chain.apply_batch(batch.clone())
+            }
+            .into_iter();
             for record in batch {
                 if *shutdown.borrow() {
                     // Not sent, so its offset is not committed: it is polled again after restart.
                     break;
                 }
-                self.send(record, shutdown).await?;
+                self.send(record, transformed.next(), shutdown).await?;
             }
             self.drain_acknowledged().await?;
         }
@@ -297,7 +305,9 @@ impl SourceExecutor<'_> {
         Ok(())
     }
 
-    async fn send(&mut self, record: SourceRecord, shutdown: &watch::Receiver<bool>) -> ConnectResult<()> {
+    /// Transforms (unless `transformed` already holds the chain's result for it), converts and
+    /// produces one record; a record dropped or skipped counts as done at once.
+    async fn send(&mut self, record: SourceRecord, transformed: Option<Result<Option<SourceRecord>, StageError>>, shutdown: &watch::Receiver<bool>) -> ConnectResult<()> {
         let describe = |r: &SourceRecord| {
             format!(
                 "sourcePartition={}, sourceOffset={}, topic='{}'",
@@ -312,11 +322,20 @@ impl SourceExecutor<'_> {
         } else {
             let failure = || Failure { location: describe(&record), raw: None, message: include.then(|| format!("{record:?}")) };
             let chain = &self.chain;
-            let out = self
-                .errors
-                .execute(Stage::Transformation, "", failure, || chain.apply(record.clone()).map_err(OpError::from))
-                .await?;
-            match out.flatten() {
+            let out = match transformed {
+                Some(Ok(out)) => out,
+                Some(Err(e)) => {
+                    // As `ErrorHandler::execute` without retries: tolerated (logged, DLQ) or fatal.
+                    self.errors.fail(Stage::Transformation, e.class, failure(), &e.error)?;
+                    None
+                }
+                None => self
+                    .errors
+                    .execute(Stage::Transformation, "", failure, || chain.apply(record.clone()).map_err(OpError::from))
+                    .await?
+                    .flatten(),
+            };
+            match out {
                 Some(r) => r,
                 None => {
                     // Dropped by a transform or skipped: its offset still counts as done.

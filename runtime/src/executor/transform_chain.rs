@@ -147,6 +147,40 @@ impl<R: ChainRecord> TransformChain<R> {
         }
         Ok(Some(record))
     }
+
+    /// Runs a batch through every stage, one result per input in order (what [`Self::apply`]
+    /// gives for each record). Each stage sees the records still alive in one call
+    /// ([`Transform::apply_batch`], [`Predicate::test_batch`]), so a WASM stage crosses its
+    /// boundary once per batch, not once per record.
+    pub fn apply_batch(&self, records: Vec<R>) -> Vec<Result<Option<R>, StageError>> {
+        let mut out: Vec<Result<Option<R>, StageError>> = records.into_iter().map(|r| Ok(Some(r))).collect();
+        for s in &self.stages {
+            let live: Vec<usize> = out.iter().enumerate().filter(|(_, r)| matches!(r, Ok(Some(_)))).map(|(i, _)| i).collect();
+            let chosen: Vec<usize> = match &s.predicate {
+                None => live,
+                Some(p) => {
+                    let refs: Vec<&R> = live.iter().filter_map(|&i| out[i].as_ref().ok().and_then(Option::as_ref)).collect();
+                    let answers = p.test_batch(&refs);
+                    live.into_iter().zip(answers).filter(|(_, holds)| *holds != s.negate).map(|(i, _)| i).collect()
+                }
+            };
+            if chosen.is_empty() {
+                continue;
+            }
+            let input: Vec<R> = chosen.iter().filter_map(|&i| std::mem::replace(&mut out[i], Ok(None)).ok().flatten()).collect();
+            let results = s.transform.apply_batch(input);
+            let n = results.len();
+            if n != chosen.len() {
+                let error = || StageError { class: s.class, error: ConnectError::fatal(format!("transform {} returned {n} results for {} records", s.class, chosen.len())) };
+                chosen.iter().for_each(|&i| out[i] = Err(error()));
+                continue;
+            }
+            for (i, r) in chosen.into_iter().zip(results) {
+                out[i] = r.map_err(|error| StageError { class: s.class, error });
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +237,16 @@ mod tests {
         assert_eq!((bar.topic.as_str(), bar.value.to_string()), ("out-bar", "{id=1, secret=s}".to_string()), "negated: not masked");
         let other = chain.apply(record("baz")).unwrap().unwrap();
         assert_eq!((other.topic.as_str(), other.value.to_string()), ("out-baz", "{id=1, secret=}".to_string()));
+
+        // A batch gives, per record and in order, what one-by-one application gives.
+        let mut bad = record("qux");
+        bad.value = Value::Int32(3); // MaskField$Value needs a struct or map
+        let batch = vec![record("foo-1"), record("bar"), bad.clone(), record("baz"), record("foo-2")];
+        let one_by_one: Vec<String> = batch.iter().cloned().map(|r| format!("{:?}", chain.apply(r).map_err(|e| (e.class, e.error.to_string())))).collect();
+        let batched: Vec<String> = chain.apply_batch(batch).into_iter().map(|r| format!("{:?}", r.map_err(|e| (e.class, e.error.to_string())))).collect();
+        assert_eq!(batched, one_by_one);
+        assert!(batched[2].contains("MaskField"), "the failing stage is named: {}", batched[2]);
+        assert!(batched[3].contains("out-baz"), "records after a failed one go on: {}", batched[3]);
     }
 
     #[test]
