@@ -407,6 +407,44 @@ fn logical_decoding_messages_reach_the_message_topic() {
 }
 
 #[test]
+fn transaction_metadata_frames_each_transaction_with_begin_and_end() {
+    let (n, _slot, pg) = setup();
+    let (a, b) = (ident("txa"), ident("txb"));
+    pg.exec(&format!("CREATE TABLE {a} (id int PRIMARY KEY); CREATE TABLE {b} (id int PRIMARY KEY)"));
+    let mut w = worker(&n, "cdc-txmeta", &[&a, &b], &[("snapshot.mode", "no_data"), ("provide.transaction.metadata", "true")]);
+    w.start();
+    w.wait_running(&n.connector, 1);
+    pg.exec(&format!("BEGIN; INSERT INTO {a} VALUES (1); INSERT INTO {b} VALUES (1); INSERT INTO {a} VALUES (2); COMMIT;"));
+    pg.exec(&format!("UPDATE {b} SET id = id"));
+    let tx = consume_until(&format!("{}.transaction", n.prefix), Duration::from_secs(60), |m| m.len() >= 4);
+    let status: Vec<&str> = tx.iter().map(|m| payload(m)["status"].as_str().unwrap_or("?")).collect();
+    assert_eq!(status, ["BEGIN", "END", "BEGIN", "END"]);
+    assert_eq!(tx[0].value["schema"]["name"], "io.debezium.connector.common.TransactionMetadataValue");
+    assert_eq!(tx[0].key["schema"]["name"], "io.debezium.connector.common.TransactionMetadataKey");
+    let (begin, end) = (payload(&tx[0]), payload(&tx[1]));
+    let id = begin["id"].as_str().expect("an id").to_string();
+    assert_eq!(tx[0].key["payload"], json!({"id": id}));
+    assert_eq!((begin["event_count"].clone(), begin["data_collections"].clone()), (Json::Null, Json::Null));
+    assert_eq!(end["id"], id.as_str());
+    assert_eq!(end["event_count"], 3);
+    assert_eq!(end["data_collections"], json!([{"data_collection": format!("public.{a}"), "event_count": 2}, {"data_collection": format!("public.{b}"), "event_count": 1}]));
+    assert_eq!(payload(&tx[3])["event_count"], 1);
+    assert_ne!(payload(&tx[2])["id"], id.as_str(), "each transaction its own id");
+
+    // Each change event names its transaction and its place in it (overall and per table).
+    let rows_a = consume_until(&format!("{}.public.{a}", n.prefix), Duration::from_secs(30), |m| m.len() >= 2);
+    let rows_b = consume_until(&format!("{}.public.{b}", n.prefix), Duration::from_secs(30), |m| m.len() >= 2);
+    let block = |m: &Msg| payload(m)["transaction"].clone();
+    assert_eq!(block(&rows_a[0]), json!({"id": id, "total_order": 1, "data_collection_order": 1}));
+    assert_eq!(block(&rows_b[0]), json!({"id": id, "total_order": 2, "data_collection_order": 1}));
+    assert_eq!(block(&rows_a[1]), json!({"id": id, "total_order": 3, "data_collection_order": 2}));
+    assert_eq!(block(&rows_b[1])["id"], payload(&tx[2])["id"]);
+    let tx_id = payload(&rows_a[0])["source"]["txId"].as_i64().expect("txId");
+    assert!(id.starts_with(&format!("{tx_id}:")), "Debezium's txId:LSN id: {id}");
+    assert_eq!(w.terminate(), Some(0));
+}
+
+#[test]
 fn a_table_change_that_breaks_the_subjects_compatibility_fails_the_task_with_the_registry_message() {
     let (n, _slot, pg) = setup();
     let t = ident("evolve");

@@ -74,6 +74,8 @@ pub const POLL_INTERVAL: &str = "poll.interval.ms";
 pub const UNAVAILABLE_PLACEHOLDER: &str = "unavailable.value.placeholder";
 pub const SKIPPED_OPERATIONS: &str = "skipped.operations";
 pub const MAX_RETRIES: &str = "errors.max.retries";
+pub const PROVIDE_TRANSACTION_METADATA: &str = "provide.transaction.metadata";
+pub const TOPIC_TRANSACTION: &str = "topic.transaction";
 
 fn key(name: &str, t: ConfigType, importance: Importance, doc: &str) -> ConfigKey {
     ConfigKey::new(name, t).importance(importance).doc(doc)
@@ -138,6 +140,11 @@ pub fn config_def() -> ConfigDef {
                 .default("6")
                 .validator(Validator::at_least(-1.0)),
         )
+        .define(
+            key(PROVIDE_TRANSACTION_METADATA, Boolean, Low, "Send BEGIN/END events of each transaction to PREFIX.<topic.transaction> and add a transaction block to every change event")
+                .default("false"),
+        )
+        .define(key(TOPIC_TRANSACTION, String, Low, "Transaction metadata events go to <topic.prefix>.NAME").default("transaction").validator(Validator::NonEmptyString))
         .define(key(UNAVAILABLE_PLACEHOLDER, String, Low, "Value given to unchanged TOASTed columns the server did not send").default("__debezium_unavailable_value"))
 }
 
@@ -206,6 +213,8 @@ pub struct PostgresConfig {
     pub skipped_operations: Vec<String>,
     /// `None`: retry forever.
     pub max_retries: Option<u32>,
+    /// Where BEGIN/END events go when `provide.transaction.metadata` is on.
+    pub transaction_topic: Option<String>,
 }
 
 impl PostgresConfig {
@@ -257,6 +266,7 @@ impl PostgresConfig {
             unavailable_placeholder: c.string(UNAVAILABLE_PLACEHOLDER)?,
             skipped_operations: c.list(SKIPPED_OPERATIONS)?.into_iter().map(|o| o.trim().to_string()).filter(|o| o != "none" && !o.is_empty()).collect(),
             max_retries: u32::try_from(c.int(MAX_RETRIES)?).ok(),
+            transaction_topic: if c.boolean(PROVIDE_TRANSACTION_METADATA)? { Some(format!("{topic_prefix}.{}", c.string(TOPIC_TRANSACTION)?)) } else { None },
             topic_prefix,
         })
     }

@@ -4,7 +4,8 @@
 //! - value: struct `PREFIX.SCHEMA.TABLE.Envelope` (version 1) with `before` and `after`
 //!   (optional `PREFIX.SCHEMA.TABLE.Value`), `source` (`io.debezium.connector.postgresql.Source`),
 //!   `op` (`c`, `u`, `d`, `r`, `t`), `ts_ms` (when the connector processed the event) and
-//!   `transaction` (optional `event.block`, always null here);
+//!   `transaction` (optional `event.block`: `{id, total_order, data_collection_order}` when
+//!   `provide.transaction.metadata` is on, otherwise null);
 //! - a tombstone (same key, null value) after each delete when `tombstones.on.delete`.
 //!
 //! Nullable columns are optional fields; `NOT NULL` columns are required and, when a key-only
@@ -300,6 +301,87 @@ impl LogicalMessages {
     }
 }
 
+/// Transaction metadata (`provide.transaction.metadata`) as Debezium's `TransactionMonitor`
+/// sends it to `PREFIX.transaction`: key `io.debezium.connector.common.TransactionMetadataKey
+/// {id}`, value `io.debezium.connector.common.TransactionMetadataValue {status, id, event_count,
+/// data_collections, ts_ms}` — `BEGIN` before a transaction's first change event, `END` after
+/// its last, with the count of events per table (`SCHEMA.TABLE`).
+pub struct TransactionMetadata {
+    pub topic: String,
+    pub key_schema: SchemaRef,
+    pub value_schema: SchemaRef,
+}
+
+impl TransactionMetadata {
+    pub fn new(topic: String) -> TransactionMetadata {
+        let key = Schema::struct_builder().name("io.debezium.connector.common.TransactionMetadataKey").version(1).field("id", Schema::string());
+        let collection = Schema::struct_builder().field("data_collection", Schema::string()).field("event_count", Schema::int64());
+        let value = Schema::struct_builder()
+            .name("io.debezium.connector.common.TransactionMetadataValue")
+            .version(1)
+            .field("status", Schema::string())
+            .field("id", Schema::string())
+            .field("event_count", Schema::int64().optional())
+            .field("data_collections", Schema::array(collection).optional())
+            .field("ts_ms", Schema::int64());
+        TransactionMetadata { topic, key_schema: Arc::new(key), value_schema: Arc::new(value) }
+    }
+
+    pub fn key(&self, id: &str) -> Value {
+        Value::Struct(Struct::new().put("id", id.to_string()))
+    }
+
+    pub fn begin(&self, id: &str, ts_ms: i64) -> Value {
+        Value::Struct(Struct {
+            fields: vec![
+                ("status".into(), Value::String("BEGIN".into())),
+                ("id".into(), Value::String(id.into())),
+                ("event_count".into(), Value::Null),
+                ("data_collections".into(), Value::Null),
+                ("ts_ms".into(), Value::Int64(ts_ms)),
+            ],
+        })
+    }
+
+    /// `collections`: events per `SCHEMA.TABLE`, in order of their first event.
+    pub fn end(&self, id: &str, ts_ms: i64, collections: &[(String, u64)]) -> Value {
+        let total: u64 = collections.iter().map(|(_, n)| n).sum();
+        let list = collections
+            .iter()
+            .map(|(c, n)| Value::Struct(Struct::new().put("data_collection", c.clone()).put("event_count", *n as i64)))
+            .collect();
+        Value::Struct(Struct {
+            fields: vec![
+                ("status".into(), Value::String("END".into())),
+                ("id".into(), Value::String(id.into())),
+                ("event_count".into(), Value::Int64(total as i64)),
+                ("data_collections".into(), Value::Array(list)),
+                ("ts_ms".into(), Value::Int64(ts_ms)),
+            ],
+        })
+    }
+}
+
+/// A change event's `transaction` block (`event.block`).
+pub fn transaction_block(id: &str, total_order: u64, data_collection_order: u64) -> Value {
+    Value::Struct(Struct {
+        fields: vec![
+            ("id".into(), Value::String(id.into())),
+            ("total_order".into(), Value::Int64(total_order as i64)),
+            ("data_collection_order".into(), Value::Int64(data_collection_order as i64)),
+        ],
+    })
+}
+
+/// Puts `block` into an envelope built by [`TableSchema::envelope`].
+pub fn set_transaction(envelope: &mut Value, block: Value) {
+    if let Value::Struct(s) = envelope
+        && let Some(slot) = s.fields.iter_mut().find(|(name, _)| name == "transaction")
+    {
+        slot.1 = block;
+    }
+}
+
 /// Heartbeat records (Debezium's `io.debezium.connector.common.Heartbeat`) and their key.
 pub fn heartbeat_schemas() -> (SchemaRef, SchemaRef) {
     (
@@ -335,6 +417,24 @@ mod tests {
         let env = t.envelope(Op::Create, None, Some(after.clone()), src, 2);
         t.envelope_schema.validate_value(&env).unwrap();
         assert_eq!(t.key(&after), Value::Struct(Struct::new().put("id", 1)));
+    }
+
+    #[test]
+    fn transaction_metadata_follows_its_schemas() {
+        let m = TransactionMetadata::new("srv.transaction".into());
+        m.key_schema.validate_value(&m.key("571:1234")).unwrap();
+        m.value_schema.validate_value(&m.begin("571:1234", 9)).unwrap();
+        let end = m.end("571:1234", 9, &[("s1.a".into(), 2), ("s2.a".into(), 1)]);
+        m.value_schema.validate_value(&end).unwrap();
+        let Value::Struct(end) = end else { panic!("a struct") };
+        assert_eq!(end.get("event_count"), Some(&Value::Int64(3)));
+        let t = table();
+        let src = t.source("srv", "db", &SourceInfo::default());
+        let mut env = t.envelope(Op::Create, None, None, src, 2);
+        set_transaction(&mut env, transaction_block("571:1234", 3, 2));
+        t.envelope_schema.validate_value(&env).unwrap();
+        let Value::Struct(env) = env else { panic!("a struct") };
+        assert_eq!(env.get("transaction"), Some(&transaction_block("571:1234", 3, 2)));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use tokio_postgres::types::PgLsn;
 
 use crate::client::{self, pg_error};
 use crate::config::PostgresConfig;
-use crate::envelope::{LogicalMessages, Op, SourceInfo, TableSchema, heartbeat_schemas, source_block};
+use crate::envelope::{LogicalMessages, Op, SourceInfo, TableSchema, TransactionMetadata, heartbeat_schemas, set_transaction, source_block, transaction_block};
 use crate::offset::{self, Position};
 use crate::pgoutput::{self, Datum, Message, PG_EPOCH_OFFSET_US, Relation};
 use crate::snapshot;
@@ -231,6 +231,17 @@ struct Tx {
     commit_lsn: u64,
     ts_us: i64,
     event: u64,
+    /// Transaction metadata: whether BEGIN was sent, and change events per `SCHEMA.TABLE`.
+    began: bool,
+    collections: Vec<(String, u64)>,
+}
+
+impl Tx {
+    /// Debezium's Postgres transaction id: `txId:LSN` (here the commit LSN, the same on BEGIN,
+    /// the change events and END).
+    fn id(&self) -> String {
+        format!("{}:{}", self.xid, self.commit_lsn)
+    }
 }
 
 /// A relation as last described, and its schema if captured.
@@ -246,6 +257,7 @@ pub struct Decoder {
     partition: OffsetMap,
     relations: HashMap<u32, Known>,
     messages: LogicalMessages,
+    transactions: Option<TransactionMetadata>,
     tx: Option<Tx>,
     /// The last record of the open transaction, held until the next one or the Commit.
     held: Option<SourceRecord>,
@@ -263,6 +275,7 @@ impl Decoder {
         Decoder {
             partition: offset::partition(&cfg.topic_prefix),
             messages: LogicalMessages::new(&cfg.topic_prefix),
+            transactions: cfg.transaction_topic.clone().map(TransactionMetadata::new),
             cfg,
             mapping,
             relations: HashMap::new(),
@@ -278,9 +291,10 @@ impl Decoder {
     async fn handle(&mut self, catalog: &Client, lsn: u64, msg: Message, out: &mut Out) -> ConnectResult<()> {
         match msg {
             Message::Begin { final_lsn, timestamp, xid } => {
-                self.tx = Some(Tx { xid, commit_lsn: final_lsn, ts_us: timestamp + PG_EPOCH_OFFSET_US, event: 0 });
+                self.tx = Some(Tx { xid, commit_lsn: final_lsn, ts_us: timestamp + PG_EPOCH_OFFSET_US, event: 0, began: false, collections: Vec::new() });
             }
             Message::Commit { end_lsn, .. } => {
+                self.end_transaction(lsn, out).await?;
                 if let Some(held) = self.held.take() {
                     let SourceRecord { source_offset, .. } = &held;
                     let offset = offset::with_flush(source_offset.clone(), end_lsn);
@@ -421,6 +435,7 @@ impl Decoder {
             (_, Some(b), None) => t.key(b),
             _ => Value::Null,
         };
+        let block = self.transaction_event(t, lsn, out).await?;
         if let Some((pos, xid, ts_us)) = self.next_position() {
             let info = SourceInfo {
                 ts_ms: ts_us / 1000,
@@ -429,7 +444,10 @@ impl Decoder {
                 lsn: Some(lsn as i64),
                 sequence: Some(format!("[\"{}\",\"{lsn}\"]", self.last_commit_end)),
             };
-            let value = t.envelope(op, before, after, t.source(&self.cfg.topic_prefix, &self.cfg.dbname, &info), now_us() / 1000);
+            let mut value = t.envelope(op, before, after, t.source(&self.cfg.topic_prefix, &self.cfg.dbname, &info), now_us() / 1000);
+            if let Some(block) = block {
+                set_transaction(&mut value, block);
+            }
             let record = SourceRecord::new(self.partition.clone(), offset::streaming(lsn, pos, xid, ts_us), t.topic.clone(), Some(t.envelope_schema.clone()), value)
                 .with_key(if op == Op::Truncate { None } else { t.key_schema.clone() }, key.clone());
             self.hold(record, out).await?;
@@ -437,6 +455,55 @@ impl Decoder {
         if tombstone && let Some((pos, xid, ts_us)) = self.next_position() {
             let record = SourceRecord::new(self.partition.clone(), offset::streaming(lsn, pos, xid, ts_us), t.topic.clone(), None, Value::Null)
                 .with_key(t.key_schema.clone(), key);
+            self.hold(record, out).await?;
+        }
+        Ok(())
+    }
+
+    /// With transaction metadata on: counts a change event of `t` in the open transaction
+    /// (sending BEGIN before its first one) and returns the event's `transaction` block.
+    async fn transaction_event(&mut self, t: &TableSchema, lsn: u64, out: &mut Out) -> ConnectResult<Option<Value>> {
+        let (Some(meta), Some(tx)) = (&self.transactions, &mut self.tx) else { return Ok(None) };
+        let begin = (!tx.began).then(|| {
+            tx.began = true;
+            (meta.key(&tx.id()), meta.begin(&tx.id(), tx.ts_us / 1000))
+        });
+        let collection = format!("{}.{}", t.schema, t.table);
+        let per_table = match tx.collections.iter_mut().find(|(c, _)| *c == collection) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                tx.collections.push((collection, 1));
+                1
+            }
+        };
+        let total: u64 = tx.collections.iter().map(|(_, n)| n).sum();
+        let block = transaction_block(&tx.id(), total, per_table);
+        if let Some((key, value)) = begin {
+            self.transaction_record(lsn, key, value, out).await?;
+        }
+        Ok(Some(block))
+    }
+
+    /// With transaction metadata on: END after the last change event of a transaction that had any.
+    async fn end_transaction(&mut self, lsn: u64, out: &mut Out) -> ConnectResult<()> {
+        let (Some(meta), Some(tx)) = (&self.transactions, &self.tx) else { return Ok(()) };
+        if !tx.began {
+            return Ok(());
+        }
+        let (key, value) = (meta.key(&tx.id()), meta.end(&tx.id(), tx.ts_us / 1000, &tx.collections));
+        self.transaction_record(lsn, key, value, out).await
+    }
+
+    /// A BEGIN or END record at the next position of the open transaction (skipped if it was
+    /// handed out before a restart, like any other record).
+    async fn transaction_record(&mut self, lsn: u64, key: Value, value: Value, out: &mut Out) -> ConnectResult<()> {
+        let Some(meta) = &self.transactions else { return Ok(()) };
+        let (topic, ks, vs) = (meta.topic.clone(), meta.key_schema.clone(), meta.value_schema.clone());
+        if let Some((pos, xid, ts_us)) = self.next_position() {
+            let record = SourceRecord::new(self.partition.clone(), offset::streaming(lsn, pos, xid, ts_us), topic, Some(vs), value).with_key(Some(ks), key);
             self.hold(record, out).await?;
         }
         Ok(())
