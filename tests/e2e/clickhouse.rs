@@ -473,3 +473,23 @@ fn unconvertible_rows_go_to_the_dlq_with_error_headers_while_the_rest_flows_or_f
     assert!(trace.contains("DataException") && trace.contains("column id"), "{trace}");
     assert_eq!(count(&ch_url(), &format!("SELECT count() FROM default.{strict_table}")), Some(0), "a failing batch inserts nothing");
 }
+
+/// `ssl=true` (the official connector's default) over HTTPS: the worker trusts the stack's test CA
+/// through `SSL_CERT_FILE`, as it would trust a public CA through the system store.
+#[test]
+fn ssl_true_inserts_over_https() {
+    let dir = scratch("ch-tls");
+    let (topic, table, name) = (unique("ch-tls"), table_name("tls"), unique("ch-tls-sink"));
+    ch(&format!("CREATE TABLE default.{table} (id Int64, s String) ENGINE = MergeTree ORDER BY id"));
+    let records: Vec<(String, String)> = (0..3).map(|i| (format!("{i}"), format!(r#"{{"id":{i},"s":"secure-{i}"}}"#))).collect();
+    produce(&producer(), &topic, 1, &records, 0);
+    let https = env("SLUICE_CLICKHOUSE_HTTPS_URL");
+    let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[sink(&name, &topic, &table, &https, &[("ssl", "true"), ("bufferFlushTime", "200")])]);
+    w.env.push(("SSL_CERT_FILE".into(), env("SLUICE_CLICKHOUSE_CA")));
+    w.start();
+    wait_for(Duration::from_secs(60), &format!("3 rows in {table} over HTTPS\n{}", w.log()), || {
+        (count(&ch_url(), &format!("SELECT count() FROM default.{table}")) == Some(3)).then_some(())
+    });
+    assert_eq!(ch(&format!("SELECT s FROM default.{table} ORDER BY id FORMAT TSV")), "secure-0\nsecure-1\nsecure-2\n");
+    assert_eq!(w.terminate(), Some(0));
+}

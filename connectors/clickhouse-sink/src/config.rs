@@ -17,7 +17,7 @@ pub fn config_def() -> ConfigDef {
     ConfigDef::new()
         .define(ConfigKey::new("hostname", String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The hostname or IP address of the ClickHouse server"))
         .define(key("port", Int, "8443", Importance::High, "The ClickHouse HTTP(S) port: 8443 for HTTPS (the official default), 8123 for plain HTTP").validator(Validator::between(1.0, 65535.0)))
-        .define(key("ssl", Boolean, "true", Importance::High, "Connect with HTTPS. This build speaks plain HTTP only: set ssl=false (TLS is refused at start with a clear message)"))
+        .define(key("ssl", Boolean, "true", Importance::High, "Connect with HTTPS (TLS 1.2/1.3, server certificate checked against the system's trust store, or the PEM file in SSL_CERT_FILE); false for plain HTTP"))
         .define(key("database", String, "default", Importance::High, "ClickHouse database name"))
         .define(key("username", String, "default", Importance::High, "ClickHouse user"))
         .define(key("password", Password, "", Importance::High, "ClickHouse password"))
@@ -85,9 +85,6 @@ fn pairs(field: &str, s: &str) -> ConnectResult<Vec<(String, String)>> {
 impl SinkConfig {
     pub fn parse(props: &Props) -> ConnectResult<SinkConfig> {
         let cfg = config_def().parse(props)?;
-        if cfg.boolean("ssl")? {
-            return Err(ConnectError::config("ssl", "this build connects over plain HTTP only; set ssl=false (and port=8123)"));
-        }
         let refresh = cfg.long("tableRefreshInterval")?;
         let validation = match cfg.string("validation")?.to_ascii_lowercase().as_str() {
             "true" => Validation::On,
@@ -96,7 +93,7 @@ impl SinkConfig {
         };
         let auto_evolve = cfg.boolean("auto.evolve")?;
         Ok(SinkConfig {
-            url: format!("http://{}:{}", cfg.string("hostname")?.trim(), cfg.int("port")?),
+            url: format!("{}://{}:{}", if cfg.boolean("ssl")? { "https" } else { "http" }, cfg.string("hostname")?.trim(), cfg.int("port")?),
             database: cfg.string("database")?,
             username: cfg.string("username")?,
             password: cfg.password("password")?.value().to_string(),
@@ -154,7 +151,12 @@ mod tests {
     fn bad_values_name_the_key() {
         let e = SinkConfig::parse(&props(&[("hostname", "h"), ("ssl", "false"), ("topic2TableMap", "oops")])).unwrap_err();
         assert!(e.to_string().contains("topic2TableMap"), "{e}");
-        let e = SinkConfig::parse(&props(&[("hostname", "h")])).unwrap_err();
-        assert!(e.to_string().contains("ssl"), "{e}");
+        let e = SinkConfig::parse(&props(&[("hostname", "h"), ("port", "70000")])).unwrap_err();
+        assert!(e.to_string().contains("port"), "{e}");
+    }
+
+    #[test]
+    fn ssl_is_https_and_on_by_default_as_in_the_official_sink() {
+        assert_eq!(SinkConfig::parse(&props(&[("hostname", "ch.example.com")])).unwrap().url, "https://ch.example.com:8443");
     }
 }

@@ -47,7 +47,10 @@
 //! no loss and no duplicates, except for that window (one HTTP round trip per batch) where a
 //! crash can repeat that one batch, as it lacks the dedup token.
 //!
-//! Limits: plain HTTP only (`ssl=false`); Int256/Decimal256, Variant, Dynamic, JSON and geo
+//! `ssl=true` (the default, as in the official sink) speaks HTTPS through rustls, checking the
+//! server against the system trust store (or `SSL_CERT_FILE`).
+//!
+//! Limits: Int256/Decimal256, Variant, Dynamic, JSON and geo
 //! columns are refused; exactly-once covers one task per partition (as Connect assigns them).
 
 pub mod client;
