@@ -211,3 +211,40 @@ fn wasm_faults_fail_only_their_own_task() {
     assert_eq!(code, 200);
     assert_eq!(w.terminate(), Some(0), "the worker stops cleanly after its plugins' faults");
 }
+
+/// The second guest language: a transform written in Python (componentize-py from PyPI,
+/// `wasm-plugins/examples/python-uppercase`), run by the worker like the Rust ones.
+#[test]
+fn a_python_transform_runs_like_a_rust_one() {
+    use rdkafka::message::Message;
+    let dir = scratch("wasm-python");
+    let wasm = sluice_wasm_plugins::examples::build_python().unwrap_or_else(|e| panic!("building the Python example: {e}"));
+    let plugins = plugin_dir(&dir, &[]);
+    std::fs::copy(&wasm, plugins.join("python_uppercase.wasm")).expect("copy the Python plugin");
+    let input = dir.join("in.txt");
+    std::fs::write(&input, "hello\nwasm from python\nsluice\n").expect("input file");
+    let (topic, name) = (unique("wasm-py"), unique("wpy"));
+    let source = props(&[
+        ("name", &name),
+        ("connector.class", "FileStreamSource"),
+        ("file", &input.display().to_string()),
+        ("topic", &topic),
+        ("value.converter", "org.apache.kafka.connect.storage.StringConverter"),
+        ("transforms", "up"),
+        ("transforms.up.type", "com.example.sluice.python.UpperCase"),
+        ("transforms.up.header", "made-by"),
+        ("topic.creation.default.replication.factor", "1"),
+        ("topic.creation.default.partitions", "1"),
+    ]);
+    let mut w = Worker::new(&dir, wasm_worker_props(&dir, free_port(), &plugins), &[source]);
+    w.start();
+    w.wait_running(&name, 1);
+    let (code, plugins_listed) = w.get("/connector-plugins?connectorsOnly=false").expect("REST answers");
+    assert_eq!(code, 200);
+    assert!(plugins_listed.to_string().contains("com.example.sluice.python.UpperCase"), "listed: {plugins_listed}");
+    let got = consume(&topic, 3);
+    let values: Vec<String> = got.iter().map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()).collect();
+    assert_eq!(values, ["HELLO", "WASM FROM PYTHON", "SLUICE"]);
+    assert!(got.iter().all(|m| header(m, "made-by").as_deref() == Some("python")), "the header the Python code added (its config)");
+    assert_eq!(w.terminate(), Some(0));
+}

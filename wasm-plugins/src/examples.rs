@@ -42,3 +42,34 @@ pub fn build() -> Result<PathBuf, String> {
     }
     Ok(target_dir.join("wasm32-wasip2/release"))
 }
+
+/// The componentize-py release the Python example is built with.
+pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// Builds the Python example (`examples/python-uppercase/app.py`) into a component with
+/// componentize-py, installed from PyPI into a virtualenv next to the Rust examples' build
+/// (`$CARGO_TARGET_DIR/wasm-examples/componentize-py`) on first use. Returns the `.wasm` path.
+pub fn build_python() -> Result<PathBuf, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out_dir = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d).join("wasm-examples"),
+        None => root.join("examples/target"),
+    };
+    let venv = out_dir.join("componentize-py");
+    let tool = venv.join("bin/componentize-py");
+    if !tool.exists() {
+        std::fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", COMPONENTIZE_PY]))?;
+    }
+    let wasm = out_dir.join("python_uppercase.wasm");
+    run(Command::new(&tool)
+        .arg("-d")
+        .arg(root.join("../sdk/wit"))
+        .args(["-w", "transform", "componentize", "app", "-p"])
+        .arg(root.join("examples/python-uppercase"))
+        .arg("-o")
+        .arg(&wasm)
+        .env("PYTHONDONTWRITEBYTECODE", "1"))?;
+    Ok(wasm)
+}
