@@ -122,6 +122,23 @@ impl Converter for JsonConverter {
 
     fn to_connect(&self, _topic: &str, bytes: Option<&[u8]>) -> ConnectResult<(Option<SchemaRef>, Value)> {
         let Some(bytes) = bytes else { return Ok((None, Value::Null)) };
+        // The fast path reads straight into Connect data; whatever it cannot read (errors
+        // included) goes the tree-based way below, which gives Connect's messages.
+        if !self.schemas_enable {
+            if let Some(v) = super::json_read::read_schemaless(bytes) {
+                return Ok((None, v));
+            }
+        } else if let Some(out) = super::json_read::read_envelope(bytes, &|text| self.read_schema(text)) {
+            return Ok(out);
+        }
+        self.to_connect_via_tree(bytes)
+    }
+}
+
+impl JsonConverter {
+    /// Reads a message through a `serde_json::Value` tree (the reference path, and the one that
+    /// words the errors).
+    fn to_connect_via_tree(&self, bytes: &[u8]) -> ConnectResult<(Option<SchemaRef>, Value)> {
         let serialization = |e: serde_json::Error| data_err(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {e}"));
         if !self.schemas_enable {
             let json: Json = serde_json::from_slice(bytes).map_err(serialization)?;
@@ -518,7 +535,7 @@ fn json_float(j: &Json) -> Option<f64> {
 }
 
 /// "123.45" at scale 2 → 12345 (digits beyond the scale are an error, not rounded).
-fn numeric_to_unscaled(text: &str, scale: i32) -> Option<i128> {
+pub(super) fn numeric_to_unscaled(text: &str, scale: i32) -> Option<i128> {
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     if text.contains(['e', 'E']) || frac.len() > scale.max(0) as usize {
         return None;
@@ -574,6 +591,57 @@ mod tests {
                 .put("attrs", Value::Map(vec![("x".into(), Value::Int32(1))]))
                 .put("note", Value::Null),
         )
+    }
+
+    /// The fast read path gives what the tree-based one gives: the same values, or (by falling
+    /// back to it) the same errors.
+    #[test]
+    fn the_fast_read_path_agrees_with_the_tree_based_one() {
+        let schema = r#"{"type":"struct","optional":false,"fields":[
+            {"field":"i8","type":"int8"},{"field":"i16","type":"int16","optional":true},{"field":"i32","type":"int32","optional":true,"default":5},
+            {"field":"i64","type":"int64"},{"field":"f32","type":"float","optional":true},{"field":"f64","type":"double","optional":true},
+            {"field":"b","type":"boolean","optional":true},{"field":"s","type":"string","optional":true},{"field":"by","type":"bytes","optional":true},
+            {"field":"dec","type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"2"}},
+            {"field":"arr","type":"array","optional":true,"items":{"type":"int32"}},
+            {"field":"m","type":"map","optional":true,"keys":{"type":"string"},"values":{"type":"int64"}},
+            {"field":"im","type":"map","optional":true,"keys":{"type":"int32"},"values":{"type":"string"}},
+            {"field":"st","type":"struct","optional":true,"fields":[{"field":"x","type":"string"}]}]}"#;
+        let payloads = [
+            r#"{"i8":-8,"i16":300,"i32":null,"i64":9007199254740993,"f32":1.5,"f64":2,"b":true,"s":"h\u00e9\"llo","by":"AQI=","dec":123.45,"arr":[1,2],"m":{"a":1,"b":2},"im":[[1,"one"]],"st":{"x":"y"},"extra":[1,{"z":null}]}"#,
+            r#"{"i8":1,"i64":-1,"f64":"NaN","f32":"Infinity","dec":"MDk=","st":null}"#,
+            r#"{"i8":1,"i64":2,"dec":12}"#,
+            r#"{"i8":1,"i64":2,"m":{"a":1,"a":2}}"#,
+            r#"{"i8":1,"i64":2,"\u0069\u0038":3}"#,
+            r#"{"i8":128,"i64":2}"#,
+            r#"{"i8":1,"i64":18446744073709551615}"#,
+            r#"{"i8":1,"i64":2.5}"#,
+            r#"{"i8":1}"#,
+            r#"{"i8":1,"i64":2,"dec":1.234}"#,
+            r#"{"i8":1,"i64":2,"s":5}"#,
+            r#"{"i8":1,"i64":2,"by":"not base64!"}"#,
+            r#"{"i8":1,"i64":2,"st":{"x":null}}"#,
+            r#"[1]"#,
+            r#"null"#,
+        ];
+        let c = conv(true);
+        let schemaless = conv(false);
+        let show = |r: ConnectResult<(Option<SchemaRef>, Value)>| match r {
+            Ok((s, v)) => format!("ok {:?} {v:?}", s.map(|s| s.schema_type)),
+            Err(e) => format!("err {e}"),
+        };
+        let mut fast_hits = 0;
+        for p in payloads {
+            for env in [format!(r#"{{"schema":{schema},"payload":{p}}}"#), format!(r#"{{"payload":{p},"schema":{schema}}}"#), format!(r#"{{"schema":null,"payload":{p}}}"#)] {
+                let b = env.as_bytes();
+                assert_eq!(show(c.to_connect("t", Some(b))), show(c.to_connect_via_tree(b)), "{env}");
+                fast_hits += usize::from(super::super::json_read::read_envelope(b, &|t| c.read_schema(t)).is_some());
+            }
+            assert_eq!(show(schemaless.to_connect("t", Some(p.as_bytes()))), show(schemaless.to_connect_via_tree(p.as_bytes())), "{p}");
+        }
+        assert!(fast_hits >= 12, "most envelopes take the fast path ({fast_hits})");
+        for bad in [&b"{\"schema\":null,\"payload\":1,\"x\":2}"[..], b"{\"schema\":null}", b"{oops", b"{\"schema\":null,\"payload\":1} trailing"] {
+            assert_eq!(show(c.to_connect("t", Some(bad))), show(c.to_connect_via_tree(bad)));
+        }
     }
 
     #[test]
