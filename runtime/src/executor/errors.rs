@@ -157,12 +157,13 @@ impl ErrorHandler {
         failure: impl FnOnce() -> Failure,
         mut op: impl FnMut() -> Result<T, OpError>,
     ) -> ConnectResult<Option<T>> {
-        let started = Instant::now();
+        // The clock is read only once something failed: this runs twice per record.
+        let mut started = None;
         let mut delay = RETRY_DELAY_MIN;
         loop {
             match op() {
                 Ok(v) => return Ok(Some(v)),
-                Err(e) if e.error.is_retriable() && self.may_retry(started, delay) => {
+                Err(e) if e.error.is_retriable() && self.may_retry(*started.get_or_insert_with(Instant::now), delay) => {
                     self.counts.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(stage = stage.name(), error = %e.error, wait_ms = delay.as_millis() as u64, "retriable error; retrying");
                     tokio::time::sleep(delay).await;

@@ -445,12 +445,22 @@ impl SinkExecutor {
         if batch.is_empty() {
             return Ok(true);
         }
-        let mut first: HashMap<TopicPartition, i64> = HashMap::new();
-        let mut next: HashMap<TopicPartition, i64> = HashMap::new();
+        // Per partition: (first offset, one past the last). A batch holds runs of few
+        // partitions, so a short list beats hashing (and allocating) a key per record.
+        let mut ranges: Vec<(TopicPartition, i64, i64)> = Vec::new();
+        let mut at = 0;
         for r in &batch {
-            let tp = TopicPartition::new(&r.topic, r.kafka_partition);
-            first.entry(tp.clone()).or_insert(r.kafka_offset);
-            next.insert(tp, r.kafka_offset + 1);
+            let same = |(tp, ..): &(TopicPartition, i64, i64)| tp.partition == r.kafka_partition && tp.topic == r.topic;
+            if !ranges.get(at).is_some_and(same) {
+                at = match ranges.iter().position(same) {
+                    Some(i) => i,
+                    None => {
+                        ranges.push((TopicPartition::new(&r.topic, r.kafka_partition), r.kafka_offset, r.kafka_offset));
+                        ranges.len() - 1
+                    }
+                };
+            }
+            ranges[at].2 = r.kafka_offset + 1;
         }
         match self.task.put(batch).await {
             Ok(()) => {
@@ -458,7 +468,7 @@ impl SinkExecutor {
                     self.put_retries = 0;
                     self.pause_all(false);
                 }
-                self.current.extend(next);
+                self.current.extend(ranges.into_iter().map(|(tp, _, next)| (tp, next)));
                 Ok(true)
             }
             Err(e) if e.is_retriable() && !*shutdown.borrow() => {
@@ -467,7 +477,7 @@ impl SinkExecutor {
                 self.pause_all(true);
                 self.put_retries += 1;
                 tokio::time::sleep(wait).await;
-                for (tp, offset) in first {
+                for (tp, offset, _) in ranges {
                     if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::Offset(offset), Duration::from_secs(10)) {
                         return Err(ConnectError::retriable(format!("cannot rewind {tp} to offset {offset} to redeliver a batch: {e}")));
                     }
