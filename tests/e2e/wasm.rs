@@ -1,5 +1,6 @@
 //! WASM plugins in the real worker: a WASM source (with offsets) into a WASM sink writing to a
-//! granted directory, across a restart; and the sandbox's faults — deadline, memory limit,
+//! granted directory, across a restart; outbound HTTP only with a network grant; a Python
+//! transform; and the sandbox's faults — deadline, memory limit,
 //! panic, trap, a file outside the grants, a malformed `.wasm` — each failing only its own
 //! task while the worker and the healthy pipeline keep running.
 
@@ -246,5 +247,76 @@ fn a_python_transform_runs_like_a_rust_one() {
     let values: Vec<String> = got.iter().map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()).collect();
     assert_eq!(values, ["HELLO", "WASM FROM PYTHON", "SLUICE"]);
     assert!(got.iter().all(|m| header(m, "made-by").as_deref() == Some("python")), "the header the Python code added (its config)");
+    assert_eq!(w.terminate(), Some(0));
+}
+
+/// A loopback HTTP server for `secs` seconds: answers every request 200 and keeps the body lines.
+fn http_collector(secs: u64) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = got.clone();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let _ = stream.set_nonblocking(false);
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok() {
+                lines.lock().unwrap_or_else(|p| p.into_inner()).extend(String::from_utf8_lossy(&body).lines().map(str::to_string));
+            }
+            let _ = reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, got)
+}
+
+/// Outbound network only when granted: the HTTP sink example POSTs batches to a loopback server
+/// with `wasm.allow.network=true`; the same plugin without the grant fails its task, and only it.
+#[test]
+fn outbound_http_works_only_when_the_connector_grants_the_network() {
+    let dir = scratch("wasm-http");
+    let plugins = plugin_dir(&dir, &[]);
+    let built = sluice_wasm_plugins::examples::build().unwrap_or_else(|e| panic!("building the example plugins: {e}"));
+    std::fs::copy(built.join("http_sink.wasm"), plugins.join("http_sink.wasm")).expect("copy the HTTP sink");
+    let (port, got) = http_collector(120);
+    let topic = unique("wasm-http");
+    let names: Vec<String> = ["gen", "granted", "denied"].iter().map(|n| unique(&format!("wh{n}"))).collect();
+    let url = format!("http://127.0.0.1:{port}/ingest");
+    let sink = |name: &str, grant: bool| {
+        let mut p = props(&[("name", name), ("connector.class", "com.example.sluice.HttpSink"), ("topics", &topic), ("url", &url)]);
+        if grant {
+            p.insert("wasm.allow.network".into(), "true".into());
+        }
+        p
+    };
+    let connectors = [generator(&names[0], &topic, 300), sink(&names[1], true), sink(&names[2], false)];
+    let mut w = Worker::new(&dir, wasm_worker_props(&dir, free_port(), &plugins), &connectors);
+    w.start();
+    let trace = wait_failed(&w, &names[2]);
+    assert!(trace.contains("wasm.allow.network"), "the denied sink says what to grant: {trace}");
+    let count = || got.lock().unwrap_or_else(|p| p.into_inner()).len();
+    wait_for(Duration::from_secs(60), &format!("300 records POSTed by the granted sink\n{}", w.log()), || (count() >= 300).then_some(()));
+    let lines = got.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let seqs: HashSet<u64> = lines.iter().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["seq"].as_u64()).collect();
+    assert_eq!(seqs, (0..300).collect::<HashSet<_>>(), "every generated record arrived as a JSON line");
+    let (_, status) = w.get(&format!("/connectors/{}/status", names[1])).expect("REST answers");
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "the granted sink keeps running: {status}");
     assert_eq!(w.terminate(), Some(0));
 }

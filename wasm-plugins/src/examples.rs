@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The example crates and the `.wasm` each produces.
-pub const EXAMPLES: [&str; 4] = ["mask-transform", "generator-source", "file-sink", "faulty-source"];
+pub const EXAMPLES: [&str; 5] = ["mask-transform", "generator-source", "file-sink", "faulty-source", "http-sink"];
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
@@ -19,7 +19,7 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 }
 
 /// Builds the examples; returns the directory holding `mask_transform.wasm`,
-/// `generator_source.wasm`, `file_sink.wasm` and `faulty_source.wasm`. The build goes to
+/// `generator_source.wasm`, `file_sink.wasm`, `faulty_source.wasm` and `http_sink.wasm`. The build goes to
 /// `$CARGO_TARGET_DIR/wasm-examples` (or `wasm-plugins/examples/target`).
 pub fn build() -> Result<PathBuf, String> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/Cargo.toml");

@@ -127,7 +127,7 @@ impl HostState {
                 .map_err(|e| ConnectError::config("wasm.allowed.dirs", format!("cannot open {}: {e}", dir.display())))?;
         }
         if sandbox.allow_network {
-            b.inherit_network().allow_ip_name_lookup(true);
+            b.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
         }
         let limiter = MemoryLimiter { max_bytes: sandbox.memory_max_bytes, hit: false };
         Ok((HostState { wasi: b.build(), table: ResourceTable::new(), limiter, tag, offsets }, stderr))

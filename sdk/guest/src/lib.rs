@@ -89,3 +89,34 @@ pub fn committed_offset(partition: &OffsetMap) -> Option<OffsetMap> {
     let json = crate::bindings::sluice::plugin::host::offset(&serde_json::Value::Object(partition.clone()).to_string())?;
     serde_json::from_str(&json).ok()
 }
+
+/// A value as plain JSON, as a schemaless JsonConverter would write it: structs and maps become
+/// objects (non-string map keys as their JSON text), bytes become (lossy UTF-8) strings.
+pub fn plain_json(v: &Value) -> serde_json::Value {
+    use serde_json::{Value as J, json};
+    match v {
+        Value::Null => J::Null,
+        Value::Int8(x) => json!(x),
+        Value::Int16(x) => json!(x),
+        Value::Int32(x) => json!(x),
+        Value::Int64(x) => json!(x),
+        Value::Float32(x) => json!(x),
+        Value::Float64(x) => json!(x),
+        Value::Boolean(x) => json!(x),
+        Value::String(s) => json!(s),
+        Value::Bytes(b) => json!(String::from_utf8_lossy(b)),
+        Value::Array(a) => J::Array(a.iter().map(plain_json).collect()),
+        Value::Map(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::String(s) => s.clone(),
+                        other => plain_json(other).to_string(),
+                    };
+                    (key, plain_json(v))
+                })
+                .collect(),
+        ),
+        Value::Struct(s) => J::Object(s.fields.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()),
+    }
+}

@@ -17,26 +17,7 @@ fn line(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         Value::Null => "null".into(),
-        other => sluice_guest::serde_json::to_string(&sluice_sdk_wire(other)).unwrap_or_default(),
-    }
-}
-
-fn sluice_sdk_wire(v: &Value) -> sluice_guest::serde_json::Value {
-    use sluice_guest::serde_json::{Value as J, json};
-    match v {
-        Value::Null => J::Null,
-        Value::Int8(x) => json!(x),
-        Value::Int16(x) => json!(x),
-        Value::Int32(x) => json!(x),
-        Value::Int64(x) => json!(x),
-        Value::Float32(x) => json!(x),
-        Value::Float64(x) => json!(x),
-        Value::Boolean(x) => json!(x),
-        Value::String(s) => json!(s),
-        Value::Bytes(b) => json!(String::from_utf8_lossy(b)),
-        Value::Array(a) => J::Array(a.iter().map(sluice_sdk_wire).collect()),
-        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (line(k), sluice_sdk_wire(v))).collect()),
-        Value::Struct(s) => J::Object(s.fields.iter().map(|(k, v)| (k.clone(), sluice_sdk_wire(v))).collect()),
+        other => sluice_guest::plain_json(other).to_string(),
     }
 }
 
