@@ -520,8 +520,9 @@ pub fn to_avro_value(avro: &Avro, names: &Names, value: &Value) -> Result<AvroVa
         (Avro::Record(r), Value::Struct(s)) => AvroValue::Record(
             r.fields
                 .iter()
-                .map(|f| {
-                    let v = s.get(&f.name).unwrap_or(&Value::Null);
+                .enumerate()
+                .map(|(i, f)| {
+                    let v = s.get_at(i, &f.name).unwrap_or(&Value::Null);
                     match (v, &f.default) {
                         (Value::Null, Some(d)) if !matches!(f.schema, Avro::Union(_)) => {
                             let d = AvroValue::try_from(d.clone())

@@ -304,8 +304,45 @@ fn fraction(nanos: u32, digits: i32) -> String {
 
 /// `2024-01-02 03:04:05.12+02` → `2024-01-02T01:04:05.120000Z` (precision 6).
 fn zoned_timestamp(s: &str, precision: i32) -> Option<String> {
+    if let Some(fast) = zoned_timestamp_utc(s, precision) {
+        return Some(fast);
+    }
     let t = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z").ok()?.naive_utc();
     Some(format!("{}{}Z", t.format("%Y-%m-%dT%H:%M:%S"), fraction(t.nanosecond(), precision)))
+}
+
+/// [`zoned_timestamp`] for what a server in UTC sends (`YYYY-MM-DD HH:MM:SS[.f]+00`): only
+/// the layout changes, so no calendar arithmetic (and no chrono format parsing) is needed.
+/// `None` for anything else (another offset, BC, a 5-digit year), which the general path reads.
+fn zoned_timestamp_utc(s: &str, precision: i32) -> Option<String> {
+    let body = s.strip_suffix("+00")?;
+    let b = body.as_bytes();
+    let layout_ok = b.len() >= 19
+        && b[..19].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        });
+    if !layout_ok {
+        return None;
+    }
+    let digits = match &body[19..] {
+        "" => "",
+        f => f.strip_prefix('.').filter(|d| !d.is_empty() && d.len() <= 9 && d.bytes().all(|c| c.is_ascii_digit()))?,
+    };
+    let mut out = String::with_capacity(32);
+    out.push_str(&body[..10]);
+    out.push('T');
+    out.push_str(&body[11..19]);
+    if precision > 0 {
+        let p = precision.clamp(1, 9) as usize;
+        out.push('.');
+        out.push_str(&digits[..p.min(digits.len())]);
+        out.extend(std::iter::repeat_n('0', p.saturating_sub(digits.len())));
+    }
+    out.push('Z');
+    Some(out)
 }
 
 /// `03:04:05.5+02` → `01:04:05.5Z` (Debezium's ZonedTime, in UTC).
@@ -370,6 +407,22 @@ mod tests {
     use super::*;
 
     const M: TypeMapping = TypeMapping { decimal: DecimalMode::Precise, time: TimePrecisionMode::Adaptive };
+
+    #[test]
+    fn utc_timestamps_take_the_fast_path_with_the_same_text() {
+        let general = |s: &str, p: i32| {
+            let t = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z").ok()?.naive_utc();
+            Some(format!("{}{}Z", t.format("%Y-%m-%dT%H:%M:%S"), fraction(t.nanosecond(), p)))
+        };
+        for s in ["2026-01-01 00:00:00+00", "2024-02-29 23:59:59.5+00", "1999-12-31 01:02:03.123456+00", "2024-01-02 03:04:05.12+02", "0001-01-01 00:00:00+00"] {
+            for p in [0, 3, 6, 9] {
+                assert_eq!(zoned_timestamp(s, p), general(s, p), "{s} at precision {p}");
+            }
+        }
+        assert!(zoned_timestamp_utc("2024-01-02 03:04:05.12+02", 6).is_none());
+        assert!(zoned_timestamp_utc("2024-01-02 03:04:05+00 BC", 6).is_none());
+        assert_eq!(zoned_timestamp_utc("2024-01-02 03:04:05.5+00", 6).as_deref(), Some("2024-01-02T03:04:05.500000Z"));
+    }
 
     #[test]
     fn converts_text_forms() {

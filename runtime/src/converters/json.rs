@@ -292,7 +292,7 @@ impl JsonConverter {
                             }
                             write_str(out, &field.name);
                             out.push(b':');
-                            let v = st.get(&field.name).unwrap_or(&Value::Null);
+                            let v = st.get_at(i, &field.name).unwrap_or(&Value::Null);
                             self.write_value(out, Some(&field.schema), v)
                                 .map_err(|e| data_err(format!("field '{}': {e}", field.name)))?;
                         }

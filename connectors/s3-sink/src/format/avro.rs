@@ -227,8 +227,8 @@ fn encode(s: &Schema, v: &Value, out: &mut Vec<u8>) -> ConnectResult<()> {
             write_long(out, 0);
         }
         (SchemaType::Struct, Value::Struct(st)) => {
-            for f in &s.fields {
-                encode(&f.schema, st.get(&f.name).unwrap_or(&Value::Null), out)
+            for (i, f) in s.fields.iter().enumerate() {
+                encode(&f.schema, st.get_at(i, &f.name).unwrap_or(&Value::Null), out)
                     .map_err(|e| ConnectError::data(format!("field '{}': {e}", f.name)))?;
             }
         }

@@ -130,8 +130,8 @@ pub fn value_to_json(schema: Option<&Schema>, value: &Value, arrow: bool) -> Con
             let mut m = Map::new();
             match schema {
                 Some(s) if !s.fields.is_empty() => {
-                    for f in &s.fields {
-                        let v = st.get(&f.name).unwrap_or(&Value::Null);
+                    for (i, f) in s.fields.iter().enumerate() {
+                        let v = st.get_at(i, &f.name).unwrap_or(&Value::Null);
                         m.insert(f.name.clone(), value_to_json(Some(&f.schema), v, decimal_numeric)?);
                     }
                 }
