@@ -23,10 +23,7 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 /// `$CARGO_TARGET_DIR/wasm-examples` (or `wasm-plugins/examples/target`).
 pub fn build() -> Result<PathBuf, String> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/Cargo.toml");
-    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d).join("wasm-examples"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/target"),
-    };
+    let target_dir = out_dir();
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output().map_err(|e| format!("cannot run rustup: {e}"))?;
     if !String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
         run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
@@ -43,6 +40,14 @@ pub fn build() -> Result<PathBuf, String> {
     Ok(target_dir.join("wasm32-wasip2/release"))
 }
 
+/// Where the examples are built: `$CARGO_TARGET_DIR/wasm-examples`, else `examples/target`.
+fn out_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d).join("wasm-examples"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/target"),
+    }
+}
+
 /// The componentize-py release the Python example is built with.
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
@@ -51,10 +56,7 @@ pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 /// (`$CARGO_TARGET_DIR/wasm-examples/componentize-py`) on first use. Returns the `.wasm` path.
 pub fn build_python() -> Result<PathBuf, String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d).join("wasm-examples"),
-        None => root.join("examples/target"),
-    };
+    let out_dir = out_dir();
     let venv = out_dir.join("componentize-py");
     let tool = venv.join("bin/componentize-py");
     if !tool.exists() {

@@ -39,6 +39,8 @@ pub struct Column {
 pub struct TableSchema {
     pub schema: String,
     pub table: String,
+    /// `SCHEMA.TABLE`, Debezium's data collection name (transaction metadata).
+    pub data_collection: String,
     pub topic: String,
     pub columns: Vec<Column>,
     pub key_schema: Option<SchemaRef>,
@@ -149,6 +151,7 @@ impl TableSchema {
             .build();
         TableSchema {
             topic: format!("{prefix}.{schema}.{table}"),
+            data_collection: format!("{schema}.{table}"),
             schema: schema.to_string(),
             table: table.to_string(),
             columns,

@@ -231,17 +231,12 @@ struct Tx {
     commit_lsn: u64,
     ts_us: i64,
     event: u64,
-    /// Transaction metadata: whether BEGIN was sent, and change events per `SCHEMA.TABLE`.
+    /// Transaction metadata: Debezium's Postgres transaction id, `txId:LSN` (here the commit
+    /// LSN, the same on BEGIN, the change events and END); whether BEGIN was sent; change
+    /// events per `SCHEMA.TABLE`.
+    id: String,
     began: bool,
     collections: Vec<(String, u64)>,
-}
-
-impl Tx {
-    /// Debezium's Postgres transaction id: `txId:LSN` (here the commit LSN, the same on BEGIN,
-    /// the change events and END).
-    fn id(&self) -> String {
-        format!("{}:{}", self.xid, self.commit_lsn)
-    }
 }
 
 /// A relation as last described, and its schema if captured.
@@ -291,7 +286,8 @@ impl Decoder {
     async fn handle(&mut self, catalog: &Client, lsn: u64, msg: Message, out: &mut Out) -> ConnectResult<()> {
         match msg {
             Message::Begin { final_lsn, timestamp, xid } => {
-                self.tx = Some(Tx { xid, commit_lsn: final_lsn, ts_us: timestamp + PG_EPOCH_OFFSET_US, event: 0, began: false, collections: Vec::new() });
+                let id = if self.transactions.is_some() { format!("{xid}:{final_lsn}") } else { String::new() };
+                self.tx = Some(Tx { xid, commit_lsn: final_lsn, ts_us: timestamp + PG_EPOCH_OFFSET_US, event: 0, id, began: false, collections: Vec::new() });
             }
             Message::Commit { end_lsn, .. } => {
                 self.end_transaction(lsn, out).await?;
@@ -466,21 +462,20 @@ impl Decoder {
         let (Some(meta), Some(tx)) = (&self.transactions, &mut self.tx) else { return Ok(None) };
         let begin = (!tx.began).then(|| {
             tx.began = true;
-            (meta.key(&tx.id()), meta.begin(&tx.id(), tx.ts_us / 1000))
+            (meta.key(&tx.id), meta.begin(&tx.id, tx.ts_us / 1000))
         });
-        let collection = format!("{}.{}", t.schema, t.table);
-        let per_table = match tx.collections.iter_mut().find(|(c, _)| *c == collection) {
+        let per_table = match tx.collections.iter_mut().find(|(c, _)| *c == t.data_collection) {
             Some((_, n)) => {
                 *n += 1;
                 *n
             }
             None => {
-                tx.collections.push((collection, 1));
+                tx.collections.push((t.data_collection.clone(), 1));
                 1
             }
         };
         let total: u64 = tx.collections.iter().map(|(_, n)| n).sum();
-        let block = transaction_block(&tx.id(), total, per_table);
+        let block = transaction_block(&tx.id, total, per_table);
         if let Some((key, value)) = begin {
             self.transaction_record(lsn, key, value, out).await?;
         }
@@ -493,7 +488,7 @@ impl Decoder {
         if !tx.began {
             return Ok(());
         }
-        let (key, value) = (meta.key(&tx.id()), meta.end(&tx.id(), tx.ts_us / 1000, &tx.collections));
+        let (key, value) = (meta.key(&tx.id), meta.end(&tx.id, tx.ts_us / 1000, &tx.collections));
         self.transaction_record(lsn, key, value, out).await
     }
 

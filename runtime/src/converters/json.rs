@@ -135,22 +135,26 @@ impl Converter for JsonConverter {
     }
 }
 
+/// The error of bytes that are not (the expected) JSON, worded as Connect's.
+fn serialization_err(e: serde_json::Error) -> ConnectError {
+    data_err(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {e}"))
+}
+
 impl JsonConverter {
     /// Reads a message through a `serde_json::Value` tree (the reference path, and the one that
     /// words the errors).
     fn to_connect_via_tree(&self, bytes: &[u8]) -> ConnectResult<(Option<SchemaRef>, Value)> {
-        let serialization = |e: serde_json::Error| data_err(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {e}"));
         if !self.schemas_enable {
-            let json: Json = serde_json::from_slice(bytes).map_err(serialization)?;
+            let json: Json = serde_json::from_slice(bytes).map_err(serialization_err)?;
             return Ok((None, json_to_schemaless(&json)));
         }
         let envelope: Envelope<'_> = match serde_json::from_slice(bytes) {
             Ok(e) => e,
             // Valid JSON of another shape, or not JSON at all.
-            Err(e) => return Err(serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_or_else(|_| serialization(e), |_| envelope_error())),
+            Err(e) => return Err(serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_or_else(|_| serialization_err(e), |_| envelope_error())),
         };
         let schema = self.read_schema(envelope.schema.get())?;
-        let payload: Json = serde_json::from_str(envelope.payload.get()).map_err(serialization)?;
+        let payload: Json = serde_json::from_str(envelope.payload.get()).map_err(serialization_err)?;
         let value = match &schema {
             Some(s) => json_to_value(s, &payload)?,
             None => json_to_schemaless(&payload),
@@ -181,8 +185,7 @@ impl JsonConverter {
         if let Some(i) = cache.iter().position(|(t, _)| &**t == text) {
             return Ok(Some(cache[i].1.clone()));
         }
-        let json: Json = serde_json::from_str(text)
-            .map_err(|e| data_err(format!("Converting byte[] to Kafka Connect data failed due to serialization error: {e}")))?;
+        let json: Json = serde_json::from_str(text).map_err(serialization_err)?;
         let schema = Arc::new(json_to_schema(&json)?);
         cache.insert(0, (text.into(), schema.clone()));
         cache.truncate(READ_CACHE_SIZE);
