@@ -7,7 +7,8 @@
 //! - [`transform`]: transforms, predicates, converters,
 //! - [`config`]: `ConfigDef`, the self-describing configuration of every plugin,
 //! - [`error`]: the one error type, whose variants say what the runtime does,
-//! - [`wire`]: the JSON forms of schemas and values at the WASM plugin boundary (`wit/`).
+//! - [`wire`], [`value_bytes`], [`record_batch`]: how schemas, values and batches of records
+//!   cross the WASM plugin boundary (`wit/`).
 //!
 //! Architecture invariant: this crate knows no Kafka client, no HTTP and no storage. The
 //! native traits are async; the WASM guest flavour (a later `guest` feature) mirrors them
@@ -18,6 +19,7 @@ pub mod connector;
 pub mod data;
 pub mod error;
 pub mod record;
+pub mod record_batch;
 pub mod transform;
 pub mod value_bytes;
 pub mod wire;

@@ -150,6 +150,10 @@ pub trait ConnectRecord: Clone + Send + Sync + 'static {
     fn value_schema(&self) -> Option<&SchemaRef>;
     fn value(&self) -> &Value;
     fn set_value(&mut self, schema: Option<SchemaRef>, value: Value);
+    /// The key in place (its schema unchanged): for taking parts out of it.
+    fn key_mut(&mut self) -> &mut Value;
+    /// The value in place (its schema unchanged).
+    fn value_mut(&mut self) -> &mut Value;
     fn timestamp(&self) -> Option<i64>;
     fn set_timestamp(&mut self, timestamp: Option<i64>);
     fn headers(&self) -> &Headers;
@@ -201,6 +205,12 @@ macro_rules! connect_record_impl {
             fn set_value(&mut self, schema: Option<$crate::SchemaRef>, value: $crate::Value) {
                 self.value_schema = schema;
                 self.value = value;
+            }
+            fn key_mut(&mut self) -> &mut $crate::Value {
+                &mut self.key
+            }
+            fn value_mut(&mut self) -> &mut $crate::Value {
+                &mut self.value
             }
             fn timestamp(&self) -> Option<i64> {
                 self.timestamp

@@ -93,14 +93,41 @@ pub fn encode(v: &Value, out: &mut Vec<u8>) {
 
 /// The binary form of `v`.
 pub fn to_bytes(v: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+    let mut out = Vec::with_capacity(encoded_len(v));
     encode(v, &mut out);
     out
 }
 
+/// The exact length of the binary form of `v` (so buffers are allocated once).
+pub fn encoded_len(v: &Value) -> usize {
+    1 + match v {
+        Value::Null | Value::Boolean(_) => 0,
+        Value::Int8(_) => 1,
+        Value::Int16(_) => 2,
+        Value::Int32(_) | Value::Float32(_) => 4,
+        Value::Int64(_) | Value::Float64(_) => 8,
+        Value::String(s) => 4 + s.len(),
+        Value::Bytes(b) => 4 + b.len(),
+        Value::Array(items) => 4 + items.iter().map(encoded_len).sum::<usize>(),
+        Value::Map(entries) => 4 + entries.iter().map(|(k, v)| encoded_len(k) + encoded_len(v)).sum::<usize>(),
+        Value::Struct(s) => 4 + s.fields.iter().map(|(n, v)| 4 + n.len() + encoded_len(v)).sum::<usize>(),
+    }
+}
+
+/// The value `bytes` holds, taking unchanged strings, bytes and names from `like` (left
+/// emptied where taken) instead of copying them.
+pub fn from_bytes_like(bytes: &[u8], like: &mut Value) -> Result<Value, String> {
+    let mut r = Reader::new(bytes);
+    let v = r.value_like(0, Some(like))?;
+    if r.pos != bytes.len() {
+        return Err(format!("{} bytes after the value", bytes.len() - r.pos));
+    }
+    Ok(v)
+}
+
 /// The value `bytes` holds; every byte must belong to it.
 pub fn from_bytes(bytes: &[u8]) -> Result<Value, String> {
-    let mut r = Reader { buf: bytes, pos: 0 };
+    let mut r = Reader::new(bytes);
     let v = r.value(0)?;
     if r.pos != bytes.len() {
         return Err(format!("{} bytes after the value", bytes.len() - r.pos));
@@ -108,31 +135,47 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Value, String> {
     Ok(v)
 }
 
-struct Reader<'a> {
+/// A bounds-checked cursor over encoded bytes (shared with [`crate::record_batch`]).
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
-    pos: usize,
+    pub(crate) pos: usize,
+    /// Strings need no UTF-8 check: the bytes were written from Rust strings by a party the
+    /// reader trusts (a guest reading its host's batch). Lengths are still checked.
+    trusted: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(crate) fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0, trusted: false }
+    }
+
+    pub(crate) fn trusting(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0, trusted: true }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| format!("truncated at byte {}", self.pos))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
-    fn len(&mut self) -> Result<usize, String> {
+    pub(crate) fn len(&mut self) -> Result<usize, String> {
         Ok(u32::from_le_bytes(self.array()?) as usize)
     }
 
     /// A count of items each taking at least `min` bytes, checked against what is left.
-    fn count(&mut self, min: usize) -> Result<usize, String> {
+    pub(crate) fn count(&mut self, min: usize) -> Result<usize, String> {
         let n = self.len()?;
         if n.saturating_mul(min) > self.buf.len() - self.pos {
             return Err(format!("count {n} at byte {} exceeds the input", self.pos));
@@ -140,13 +183,32 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    fn string(&mut self) -> Result<String, String> {
-        let n = self.len()?;
-        let at = self.pos;
-        std::str::from_utf8(self.take(n)?).map(str::to_string).map_err(|e| format!("string at byte {at} is not UTF-8: {e}"))
+    pub(crate) fn string(&mut self) -> Result<String, String> {
+        self.string_like(None)
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, String> {
+    /// A string; `like`'s own when the bytes are the same (no allocation, no UTF-8 check).
+    fn string_like(&mut self, like: Option<&mut String>) -> Result<String, String> {
+        let n = self.len()?;
+        let at = self.pos;
+        let bytes = self.take(n)?;
+        if let Some(like) = like.filter(|l| l.as_bytes() == bytes) {
+            return Ok(std::mem::take(like));
+        }
+        if self.trusted {
+            // SAFETY: a trusted writer wrote these bytes from a `str` (see `trusted`).
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) }.to_string());
+        }
+        std::str::from_utf8(bytes).map(str::to_string).map_err(|e| format!("string at byte {at} is not UTF-8: {e}"))
+    }
+
+    pub(crate) fn value(&mut self, depth: usize) -> Result<Value, String> {
+        self.value_like(depth, None)
+    }
+
+    /// A value, reusing the strings, bytes and field names of `like` (typically the value a
+    /// transform was given) where they are unchanged, instead of allocating copies.
+    pub(crate) fn value_like(&mut self, depth: usize, mut like: Option<&mut Value>) -> Result<Value, String> {
         if depth > MAX_DEPTH {
             return Err(format!("nested deeper than {MAX_DEPTH}"));
         }
@@ -162,34 +224,53 @@ impl<'a> Reader<'a> {
             6 => Value::Float64(f64::from_le_bytes(self.array()?)),
             7 => Value::Boolean(false),
             8 => Value::Boolean(true),
-            9 => Value::String(self.string()?),
+            9 => Value::String(self.string_like(match like {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            })?),
             10 => {
                 let n = self.len()?;
-                Value::Bytes(self.take(n)?.to_vec())
+                let bytes = self.take(n)?;
+                match like {
+                    Some(Value::Bytes(b)) if b.as_slice() == bytes => Value::Bytes(std::mem::take(b)),
+                    _ => Value::Bytes(bytes.to_vec()),
+                }
             }
             11 => {
                 let n = self.count(1)?;
                 let mut items = Vec::with_capacity(n);
-                for _ in 0..n {
-                    items.push(self.value(depth + 1)?);
+                for i in 0..n {
+                    let like = match like.as_deref_mut() {
+                        Some(Value::Array(a)) => a.get_mut(i),
+                        _ => None,
+                    };
+                    items.push(self.value_like(depth + 1, like)?);
                 }
                 Value::Array(items)
             }
             12 => {
                 let n = self.count(2)?;
                 let mut entries = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let k = self.value(depth + 1)?;
-                    entries.push((k, self.value(depth + 1)?));
+                for i in 0..n {
+                    let mut like = match like.as_deref_mut() {
+                        Some(Value::Map(m)) => m.get_mut(i),
+                        _ => None,
+                    };
+                    let k = self.value_like(depth + 1, like.as_mut().map(|(k, _)| k))?;
+                    entries.push((k, self.value_like(depth + 1, like.map(|(_, v)| v))?));
                 }
                 Value::Map(entries)
             }
             13 => {
                 let n = self.count(5)?;
                 let mut fields = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let name = self.string()?;
-                    fields.push((name, self.value(depth + 1)?));
+                for i in 0..n {
+                    let mut like = match like.as_deref_mut() {
+                        Some(Value::Struct(s)) => s.fields.get_mut(i),
+                        _ => None,
+                    };
+                    let name = self.string_like(like.as_mut().map(|(n, _)| n))?;
+                    fields.push((name, self.value_like(depth + 1, like.map(|(_, v)| v))?));
                 }
                 Value::Struct(Struct { fields })
             }
@@ -221,7 +302,25 @@ mod tests {
                 ("m".into(), Value::Map(vec![(Value::Int32(1), Value::String("one".into()))])),
             ],
         });
+        assert_eq!(to_bytes(&v).len(), encoded_len(&v));
         assert_eq!(from_bytes(&to_bytes(&v)), Ok(v));
+    }
+
+    #[test]
+    fn decoding_like_an_earlier_value_reuses_what_is_unchanged() {
+        let original = Value::Struct(Struct::new().put("id", Value::Int64(1)).put("ssn", Value::String("123".into())).put("notes", Value::String("long".into())));
+        let mut changed = original.clone();
+        if let Value::Struct(s) = &mut changed {
+            s.fields[1].1 = Value::String("****".into());
+        }
+        let mut like = original.clone();
+        let back = from_bytes_like(&to_bytes(&changed), &mut like).unwrap();
+        assert_eq!(back, changed);
+        let Value::Struct(left) = like else { panic!("struct") };
+        assert_eq!(left.fields[2], (String::new(), Value::String(String::new())), "unchanged name and text were taken");
+        assert_eq!(left.fields[1].1, Value::String("123".into()), "the changed one was not");
+        // Unlike values of another shape are ignored.
+        assert_eq!(from_bytes_like(&to_bytes(&changed), &mut Value::Int32(3)).unwrap(), changed);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use sluice_sdk::value_bytes;
 use sluice_sdk::wire::{schema_of_text, schema_text};
-use sluice_sdk::{ConnectError, ConnectRecord, Header, Headers, OffsetMap, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
+use sluice_sdk::{ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
 
 use crate::bindings::types;
 
@@ -81,30 +81,6 @@ pub fn sink_record_to_wit(r: &SinkRecord) -> types::SinkRecord {
 
 pub fn offsets_to_wit<'a>(offsets: impl Iterator<Item = (&'a TopicPartition, &'a i64)>) -> Vec<types::TopicPartitionOffset> {
     offsets.map(|(tp, o)| types::TopicPartitionOffset { topic: tp.topic.clone(), partition: tp.partition, offset: *o }).collect()
-}
-
-/// The transformable part of any record.
-pub fn record_to_wit<R: ConnectRecord>(r: &R) -> types::ConnectRecord {
-    types::ConnectRecord {
-        topic: r.topic().to_string(),
-        partition: r.kafka_partition(),
-        key: data_to_wit(r.key_schema(), r.key()),
-        value: data_to_wit(r.value_schema(), r.value()),
-        timestamp: r.timestamp(),
-        headers: headers_to_wit(r.headers()),
-    }
-}
-
-/// `original` with what the plugin returned (the partition cannot be changed by a transform).
-pub fn record_from_wit<R: ConnectRecord>(mut original: R, r: types::ConnectRecord) -> Result<R, ConnectError> {
-    let (key_schema, key) = data_from_wit(r.key)?;
-    let (value_schema, value) = data_from_wit(r.value)?;
-    original.set_topic(r.topic);
-    original.set_key(key_schema, key);
-    original.set_value(value_schema, value);
-    original.set_timestamp(r.timestamp);
-    *original.headers_mut() = headers_from_wit(r.headers)?;
-    Ok(original)
 }
 
 pub fn props_to_wit(props: &Props) -> Vec<(String, String)> {

@@ -11,7 +11,9 @@ use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Predicat
 
 use crate::bindings::predicate::Predicate as PredicateWorld;
 use crate::bindings::transform::Transform as TransformWorld;
-use crate::convert::{error_from_wit, props_to_wit, record_from_wit, record_to_wit};
+use sluice_sdk::record_batch::{BatchRecord, estimated_len, read_batch_like, write_batch};
+
+use crate::convert::{error_from_wit, props_to_wit};
 use crate::instance::Instance;
 use crate::plugin::{Pre, WasmPlugin};
 use crate::sandbox::Sandbox;
@@ -100,19 +102,52 @@ impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
     }
 
     fn apply_batch(&self, records: Vec<R>) -> Vec<ConnectResult<Option<R>>> {
+        let mut out = Vec::with_capacity(records.len());
+        let mut rest = records.into_iter();
+        for len in chunk_lens(rest.as_slice().iter().map(estimated_len)) {
+            out.extend(self.apply_chunk(rest.by_ref().take(len).collect()));
+        }
+        out
+    }
+}
+
+/// How large a batch crosses the boundary in one call: both sides' copies of a chunk stay in
+/// the CPU's cache (`bench/run wasm`: 1 KB records went 1.6 M/s in chunks of 100 and 1.0 M/s
+/// in chunks of 1000).
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// The lengths of consecutive chunks of about [`CHUNK_BYTES`] each, given each record's size.
+fn chunk_lens(sizes: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut lens = Vec::new();
+    let (mut len, mut bytes) = (0, 0);
+    for size in sizes {
+        len += 1;
+        bytes += size;
+        if bytes >= CHUNK_BYTES {
+            lens.push(len);
+            (len, bytes) = (0, 0);
+        }
+    }
+    if len > 0 {
+        lens.push(len);
+    }
+    lens
+}
+
+impl<R: ConnectRecord> WasmTransform<R> {
+    fn apply_chunk(&self, mut records: Vec<R>) -> Vec<ConnectResult<Option<R>>> {
         let n = records.len();
-        let batch: Vec<_> = records.iter().map(record_to_wit).collect();
+        let batch = write_batch(records.iter());
+        let name = &self.inner.plugin.name;
         let out = self.inner.with(build_transform, configure_transform, |inst| {
-            inst.call("apply", |b, s| b.call_apply(s, &batch))?.map_err(error_from_wit)
+            let bytes = inst.call("apply", |b, s| b.call_apply(s, &batch))?.map_err(error_from_wit)?;
+            read_batch_like(&bytes, &mut records).map_err(|e| ConnectError::fatal(format!("WASM transform {name} returned a malformed record batch: {e}")))
         });
         match out {
             Ok(results) if results.len() == n => records
                 .into_iter()
                 .zip(results)
-                .map(|(orig, r)| match r {
-                    Some(r) => record_from_wit(orig, r).map(Some),
-                    None => Ok(None),
-                })
+                .map(|(orig, r)| Ok(r.map(|r| merge(orig, r))))
                 .collect(),
             Ok(results) => {
                 let e = ConnectError::fatal(format!("WASM transform {} returned {} records for {n}", self.inner.plugin.name, results.len()));
@@ -121,6 +156,18 @@ impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
             Err(e) => (0..n).map(|_| Err(copy_error(&e))).collect(),
         }
     }
+}
+
+/// `original` with what the plugin returned (the partition cannot be changed by a transform).
+fn merge<R: ConnectRecord>(mut original: R, r: BatchRecord) -> R {
+    if original.topic() != r.topic {
+        original.set_topic(r.topic);
+    }
+    original.set_key(r.key_schema, r.key);
+    original.set_value(r.value_schema, r.value);
+    original.set_timestamp(r.timestamp);
+    *original.headers_mut() = r.headers;
+    original
 }
 
 fn build_predicate(plugin: &WasmPlugin, sandbox: &Sandbox, tag: String) -> ConnectResult<Instance<PredicateWorld>> {
@@ -163,7 +210,19 @@ impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
     }
 
     fn test_batch(&self, records: &[&R]) -> Vec<bool> {
-        let batch: Vec<_> = records.iter().map(|r| record_to_wit(*r)).collect();
+        let mut out = Vec::with_capacity(records.len());
+        let mut at = 0;
+        for len in chunk_lens(records.iter().map(|r| estimated_len(*r))) {
+            out.extend(self.test_chunk(&records[at..at + len]));
+            at += len;
+        }
+        out
+    }
+}
+
+impl<R: ConnectRecord> WasmPredicate<R> {
+    fn test_chunk(&self, records: &[&R]) -> Vec<bool> {
+        let batch = write_batch(records.iter().copied());
         let out = self.inner.with(build_predicate, configure_predicate, |inst| inst.call("test", |b, s| b.call_test(s, &batch))?.map_err(error_from_wit));
         match out {
             Ok(answers) if answers.len() == records.len() => answers,

@@ -8,7 +8,6 @@ use sluice_sdk::wire::{schema_of_text, schema_text};
 use sluice_sdk::{ConfigDef, ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, Value};
 
 use crate::bindings::sluice::plugin::types;
-use crate::plugins::Record;
 
 pub fn data_to_wit(schema: Option<&SchemaRef>, value: Value) -> types::Data {
     let payload = match value {
@@ -66,23 +65,6 @@ pub fn error_to_wit(e: ConnectError) -> types::ConnectError {
         ConnectError::Data(m) => types::ConnectError::Data(m),
         ConnectError::Fatal(m) => types::ConnectError::Fatal(m),
     }
-}
-
-pub fn record_to_wit(r: Record) -> types::ConnectRecord {
-    types::ConnectRecord {
-        topic: r.topic,
-        partition: r.partition,
-        key: data_to_wit(r.key_schema.as_ref(), r.key),
-        value: data_to_wit(r.value_schema.as_ref(), r.value),
-        timestamp: r.timestamp,
-        headers: headers_to_wit(r.headers),
-    }
-}
-
-pub fn record_from_wit(r: types::ConnectRecord) -> Result<Record, ConnectError> {
-    let (key_schema, key) = data_from_wit(r.key)?;
-    let (value_schema, value) = data_from_wit(r.value)?;
-    Ok(Record { topic: r.topic, partition: r.partition, key_schema, key, value_schema, value, timestamp: r.timestamp, headers: headers_from_wit(r.headers)? })
 }
 
 pub fn plugin_info(name: &str, version: &str, kind: types::PluginKind, def: ConfigDef) -> types::PluginInfo {

@@ -31,6 +31,13 @@ fn wit<T>(r: ConnectResult<T>) -> Result<T, types::ConnectError> {
     r.map_err(error_to_wit)
 }
 
+/// The records of a batch from the host (every entry is present).
+#[cfg(any(feature = "transform", feature = "predicate"))]
+fn read_records(batch: &[u8]) -> ConnectResult<Vec<crate::Record>> {
+    let records = sluice_sdk::record_batch::read_trusted_batch(batch).map_err(|e| sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}")))?;
+    Ok(records.into_iter().flatten().collect())
+}
+
 #[cfg(feature = "source")]
 pub mod source {
     use super::*;
@@ -119,6 +126,7 @@ pub mod sink {
 pub mod transform {
     use super::*;
     use crate::plugins::TransformPlugin;
+    use sluice_sdk::record_batch::BatchWriter;
 
     pub fn info<T: TransformPlugin>() -> types::PluginInfo {
         plugin_info(T::NAME, T::VERSION, types::PluginKind::Transform, T::config_def())
@@ -126,15 +134,17 @@ pub mod transform {
     pub fn configure<T: TransformPlugin>(config: Vec<(String, String)>) -> Result<(), types::ConnectError> {
         wit(with(|t: &mut T| t.configure(props_from_wit(config))))
     }
-    pub fn apply<T: TransformPlugin>(records: Vec<types::ConnectRecord>) -> Result<Vec<Option<types::ConnectRecord>>, types::ConnectError> {
+    pub fn apply<T: TransformPlugin>(batch: Vec<u8>) -> Result<Vec<u8>, types::ConnectError> {
+        let records = wit(read_records(&batch))?;
+        let size = batch.len();
+        drop(batch);
         with(|t: &mut T| {
-            records
-                .into_iter()
-                .map(|r| {
-                    let r = record_from_wit(r)?;
-                    Ok(t.apply(r)?.map(record_to_wit))
-                })
-                .collect::<ConnectResult<Vec<_>>>()
+            // The output is about as large as the input.
+            let mut out = BatchWriter::with_capacity(size + size / 8);
+            for r in records {
+                out.push(t.apply(r)?.as_ref());
+            }
+            Ok(out.finish())
         })
         .map_err(error_to_wit)
     }
@@ -151,8 +161,9 @@ pub mod predicate {
     pub fn configure<T: PredicatePlugin>(config: Vec<(String, String)>) -> Result<(), types::ConnectError> {
         wit(with(|t: &mut T| t.configure(props_from_wit(config))))
     }
-    pub fn test<T: PredicatePlugin>(records: Vec<types::ConnectRecord>) -> Result<Vec<bool>, types::ConnectError> {
-        with(|t: &mut T| records.into_iter().map(|r| Ok(t.test(&record_from_wit(r)?))).collect::<ConnectResult<Vec<_>>>()).map_err(error_to_wit)
+    pub fn test<T: PredicatePlugin>(batch: Vec<u8>) -> Result<Vec<bool>, types::ConnectError> {
+        let records = wit(read_records(&batch))?;
+        Ok(with(|t: &mut T| records.iter().map(|r| t.test(r)).collect()))
     }
 }
 

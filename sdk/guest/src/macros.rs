@@ -74,9 +74,7 @@ macro_rules! export_transform {
             fn configure(config: $crate::bindings::Props) -> Result<(), $crate::bindings::ConnectError> {
                 $crate::glue::transform::configure::<$t>(config)
             }
-            fn apply(
-                records: Vec<$crate::bindings::ConnectRecord>,
-            ) -> Result<Vec<Option<$crate::bindings::ConnectRecord>>, $crate::bindings::ConnectError> {
+            fn apply(records: Vec<u8>) -> Result<Vec<u8>, $crate::bindings::ConnectError> {
                 $crate::glue::transform::apply::<$t>(records)
             }
         }
@@ -97,7 +95,7 @@ macro_rules! export_predicate {
             fn configure(config: $crate::bindings::Props) -> Result<(), $crate::bindings::ConnectError> {
                 $crate::glue::predicate::configure::<$t>(config)
             }
-            fn test(records: Vec<$crate::bindings::ConnectRecord>) -> Result<Vec<bool>, $crate::bindings::ConnectError> {
+            fn test(records: Vec<u8>) -> Result<Vec<bool>, $crate::bindings::ConnectError> {
                 $crate::glue::predicate::test::<$t>(records)
             }
         }

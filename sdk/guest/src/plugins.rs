@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sluice_sdk::{ConfigDef, ConnectResult, Headers, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
+use sluice_sdk::{ConfigDef, ConnectResult, Props, SinkRecord, SourceRecord, TopicPartition};
 
 /// A source connector and its task in one type: the connector part (`task_configs`) runs
 /// once at connector start, then each task gets its own instance.
@@ -47,17 +47,7 @@ pub trait SinkPlugin: Default + 'static {
 }
 
 /// What a transform or predicate sees of a record (source and sink records alike).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub topic: String,
-    pub partition: Option<i32>,
-    pub key_schema: Option<SchemaRef>,
-    pub key: Value,
-    pub value_schema: Option<SchemaRef>,
-    pub value: Value,
-    pub timestamp: Option<i64>,
-    pub headers: Headers,
-}
+pub use sluice_sdk::record_batch::BatchRecord as Record;
 
 /// A single message transform.
 pub trait TransformPlugin: Default + 'static {
@@ -87,4 +77,3 @@ pub trait PredicatePlugin: Default + 'static {
     fn test(&mut self, record: &Record) -> bool;
 }
 
-sluice_sdk::connect_record_impl!(Record, |r| r.partition);
