@@ -1,8 +1,10 @@
 //! WASM transforms and predicates as the SPI's [`Transform`] and [`Predicate`], for source and
 //! sink records alike. A batch crosses the boundary in one call ([`Transform::apply_batch`]).
-//! Calls run inline (they are bounded by `wasm.call.timeout.ms`). After a trap the instance is
-//! dropped and the next batch gets a fresh, re-configured one; the failed batch's records get
-//! the trap as a fatal error.
+//! Calls run inline (they are bounded by `wasm.call.timeout.ms`). Each call takes an idle
+//! configured instance (or builds one), so slices of a batch prepared on several threads cross
+//! at once; instances are few (one per concurrent caller, at most [`MAX_IDLE`] kept). After a
+//! trap the instance is dropped and the next call gets a fresh, re-configured one; the failed
+//! batch's records get the trap as a fatal error.
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -27,39 +29,52 @@ fn copy_error(e: &ConnectError) -> ConnectError {
     }
 }
 
-/// An instance plus what is needed to rebuild it after a trap.
+/// Idle instances kept per transform or predicate.
+const MAX_IDLE: usize = 4;
+
+/// Configured instances plus what is needed to build more (or rebuild one after a trap).
 struct Configured<B> {
     plugin: Arc<WasmPlugin>,
     props: Props,
     sandbox: Sandbox,
-    inst: Mutex<Option<Instance<B>>>,
+    idle: Mutex<Vec<Instance<B>>>,
 }
 
 impl<B> Configured<B> {
     fn new(plugin: Arc<WasmPlugin>) -> Configured<B> {
-        Configured { plugin, props: Props::new(), sandbox: Sandbox::default(), inst: Mutex::new(None) }
+        Configured { plugin, props: Props::new(), sandbox: Sandbox::default(), idle: Mutex::new(Vec::new()) }
     }
 
-    /// Runs `f` on the instance, building and configuring one first if needed; drops the
-    /// instance if the call trapped.
+    /// Runs `f` on an idle instance, building and configuring one if none is idle; the
+    /// instance is idle again afterwards unless the call trapped.
     fn with<T>(
         &self,
         build: impl FnOnce(&WasmPlugin, &Sandbox, String) -> ConnectResult<Instance<B>>,
         configure: impl FnOnce(&mut Instance<B>, &Props) -> ConnectResult<()>,
         f: impl FnOnce(&mut Instance<B>) -> ConnectResult<T>,
     ) -> ConnectResult<T> {
-        let mut guard = self.inst.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            let mut inst = build(&self.plugin, &self.sandbox, self.plugin.name.clone())?;
-            configure(&mut inst, &self.props)?;
-            *guard = Some(inst);
-        }
-        let Some(inst) = guard.as_mut() else { return Err(ConnectError::fatal("WASM instance missing")) };
-        let out = f(inst);
-        if inst.trapped() {
-            *guard = None;
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut inst = match idle {
+            Some(inst) => inst,
+            None => {
+                let mut inst = build(&self.plugin, &self.sandbox, self.plugin.name.clone())?;
+                configure(&mut inst, &self.props)?;
+                inst
+            }
+        };
+        let out = f(&mut inst);
+        if !inst.trapped() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(inst);
+            }
         }
         out
+    }
+
+    /// Drops every instance (the configuration changed).
+    fn reset(&mut self) {
+        self.idle.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -93,7 +108,7 @@ impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
     fn configure(&mut self, props: &Props) -> ConnectResult<()> {
         self.inner.sandbox = Sandbox::from_props(props)?;
         self.inner.props = props.clone();
-        *self.inner.inst.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        self.inner.reset();
         self.inner.with(build_transform, configure_transform, |_| Ok(()))
     }
 
@@ -201,7 +216,7 @@ impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
     fn configure(&mut self, props: &Props) -> ConnectResult<()> {
         self.inner.sandbox = Sandbox::from_props(props)?;
         self.inner.props = props.clone();
-        *self.inner.inst.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        self.inner.reset();
         self.inner.with(build_predicate, configure_predicate, |_| Ok(()))
     }
 

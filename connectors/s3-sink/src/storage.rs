@@ -110,7 +110,7 @@ impl S3Storage {
     }
 
     /// Writes one object atomically (single PUT or multipart upload).
-    pub async fn put(&self, key: &str, body: Vec<u8>, commit: CommitMeta) -> ConnectResult<()> {
+    pub async fn put(&self, key: &str, body: bytes::Bytes, commit: CommitMeta) -> ConnectResult<()> {
         let meta = HashMap::from([
             (NEXT_OFFSET_META.to_string(), commit.next.to_string()),
             (FIRST_OFFSET_META.to_string(), commit.first.to_string()),
@@ -149,9 +149,10 @@ impl S3Storage {
         }
     }
 
-    async fn upload_parts(&self, key: &str, upload_id: &str, body: &[u8]) -> ConnectResult<()> {
+    async fn upload_parts(&self, key: &str, upload_id: &str, body: &bytes::Bytes) -> ConnectResult<()> {
         let mut parts = Vec::new();
-        for (i, chunk) in body.chunks(self.part_size).enumerate() {
+        for (i, start) in (0..body.len()).step_by(self.part_size.max(1)).enumerate() {
+            let chunk = body.slice(start..(start + self.part_size).min(body.len()));
             let n = i as i32 + 1;
             let out = self
                 .client
@@ -160,7 +161,7 @@ impl S3Storage {
                 .key(key)
                 .upload_id(upload_id)
                 .part_number(n)
-                .body(ByteStream::from(chunk.to_vec()))
+                .body(ByteStream::from(chunk))
                 .send()
                 .await
                 .map_err(|e| map_err(&format!("UploadPart {n} of {key}"), e))?;

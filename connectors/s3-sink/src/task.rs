@@ -9,6 +9,10 @@
 //! The first four depend on the records alone, so a replay writes the same objects with the same
 //! bytes. Only after every object of a commit is uploaded does `pre_commit` report its offset.
 //!
+//! Uploads run in the background while the next files fill (one commit in flight per
+//! partition): the next commit of that partition, `pre_commit` and `put` wait for it or collect
+//! its outcome. A failed upload puts its remaining objects back as pending, retried first.
+//!
 //! At `open` the task lists the partition's objects, takes the one with the highest start
 //! offset and reads its next-offset metadata; it rewinds the consumer there and drops any
 //! replayed record below it, so a crash between upload and offset commit writes nothing twice.
@@ -34,10 +38,13 @@ struct PartitionWriter {
     /// Open files by encoded partition (sorted, so uploads happen in a stable order).
     files: BTreeMap<String, OpenFile>,
     /// Finished objects of a commit whose upload has not completed yet, and that commit's offset.
-    pending: Vec<(String, Vec<u8>)>,
+    pending: Objects,
     pending_first: i64,
     pending_next: i64,
     pending_files: usize,
+    /// The upload of the previous commit (whose objects left `pending`), if still running or
+    /// not yet collected; on failure it hands back the objects it did not store.
+    inflight: Option<Inflight>,
     /// Records written to the open files.
     count: u64,
     /// The first record's offset in the open files.
@@ -52,13 +59,51 @@ struct PartitionWriter {
     schema: Option<SchemaRef>,
 }
 
+type Objects = Vec<(String, bytes::Bytes)>;
+
+struct Inflight {
+    handle: tokio::task::JoinHandle<Result<(), (ConnectError, Objects)>>,
+    bytes: usize,
+}
+
 impl PartitionWriter {
     fn buffered(&self) -> usize {
-        self.files.values().map(|f| f.writer.buffered_bytes()).sum::<usize>() + self.pending.iter().map(|(_, b)| b.len()).sum::<usize>()
+        self.files.values().map(|f| f.writer.buffered_bytes()).sum::<usize>()
+            + self.pending.iter().map(|(_, b)| b.len()).sum::<usize>()
+            + self.inflight.as_ref().map_or(0, |u| u.bytes)
     }
 
     fn has_data(&self) -> bool {
-        !self.files.is_empty() || !self.pending.is_empty()
+        !self.files.is_empty() || !self.pending.is_empty() || self.inflight.is_some()
+    }
+
+    /// Whether a commit is finished but not known to be stored.
+    fn uploading(&self) -> bool {
+        !self.pending.is_empty() || self.inflight.is_some()
+    }
+
+    /// Waits for the upload in flight; objects it could not store become pending again.
+    async fn settle(&mut self) -> ConnectResult<()> {
+        let Some(u) = self.inflight.take() else { return Ok(()) };
+        match u.handle.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err((e, rest))) => {
+                self.pending = rest;
+                Err(e)
+            }
+            Err(join) => Err(ConnectError::retriable(format!("S3 upload task ended: {join}"))),
+        }
+    }
+
+    /// Collects the upload in flight if it has ended (never waits).
+    async fn settle_if_done(&mut self) -> ConnectResult<()> {
+        if self.inflight.as_ref().is_some_and(|u| u.handle.is_finished()) { self.settle().await } else { Ok(()) }
+    }
+
+    fn abort_upload(&mut self) {
+        if let Some(u) = self.inflight.take() {
+            u.handle.abort();
+        }
     }
 }
 
@@ -91,29 +136,32 @@ impl S3SinkTask {
         format!("{prefix}{topic}{d}{encoded}{d}{topic}{f}{p}{f}{offset:0width$}{ext}", topic = tp.topic, p = tp.partition, width = cfg.zero_pad, ext = cfg.extension())
     }
 
-    /// Finishes the open files of `tp` and uploads them (and any earlier pending ones).
+    /// Finishes the open files of `tp` and starts their upload, after the previous commit's
+    /// upload completed (so commits are stored in offset order).
     async fn commit(&mut self, tp: &TopicPartition) -> ConnectResult<()> {
         let storage = self.storage.clone().ok_or_else(not_started)?;
         let Some(pw) = self.partitions.get_mut(tp) else { return Ok(()) };
+        pw.settle().await?;
+        if !pw.pending.is_empty() {
+            // An earlier commit failed to upload: store it first, keeping the order.
+            upload_pending(&storage, pw).await?;
+        }
         if !pw.files.is_empty() {
-            if !pw.pending.is_empty() {
-                // An earlier commit is still pending: finish it first, keeping the order.
-                upload_pending(&storage, pw).await?;
-            }
             let files = std::mem::take(&mut pw.files);
             pw.pending_next = pw.next_offset.unwrap_or_default();
             pw.pending_first = pw.first_offset.unwrap_or(pw.pending_next);
             pw.pending_files = files.len();
             for (_, f) in files {
                 let bytes = f.writer.finish()?;
-                pw.pending.push((f.key, bytes));
+                pw.pending.push((f.key, bytes.into()));
             }
             pw.count = 0;
             pw.first_offset = None;
             pw.base_ts = None;
             pw.scheduled_at = None;
+            start_upload(&storage, pw);
         }
-        upload_pending(&storage, pw).await
+        Ok(())
     }
 
     /// Writes one record of `tp`, rotating before or after as the rules say.
@@ -280,10 +328,34 @@ fn next_schedule(now: i64, interval: i64, tz: &chrono_tz::Tz) -> i64 {
 /// Uploads the pending objects of one commit, removing each once stored.
 async fn upload_pending(storage: &S3Storage, pw: &mut PartitionWriter) -> ConnectResult<()> {
     let meta = CommitMeta { first: pw.pending_first, next: pw.pending_next, files: pw.pending_files };
-    while let Some((key, bytes)) = pw.pending.first() {
-        storage.put(key, bytes.clone(), meta).await?;
-        tracing::debug!(key = %key, bytes = bytes.len(), "uploaded");
-        pw.pending.remove(0);
+    let objects = std::mem::take(&mut pw.pending);
+    upload(storage, objects, meta).await.map_err(|(e, rest)| {
+        pw.pending = rest;
+        e
+    })
+}
+
+/// Starts uploading the pending objects in the background.
+fn start_upload(storage: &S3Storage, pw: &mut PartitionWriter) {
+    let meta = CommitMeta { first: pw.pending_first, next: pw.pending_next, files: pw.pending_files };
+    let objects = std::mem::take(&mut pw.pending);
+    let bytes = objects.iter().map(|(_, b)| b.len()).sum();
+    let storage = storage.clone();
+    let handle = tokio::spawn(async move { upload(&storage, objects, meta).await });
+    pw.inflight = Some(Inflight { handle, bytes });
+}
+
+/// Stores `objects` in order; on failure, the error and the objects not stored.
+async fn upload(storage: &S3Storage, objects: Objects, meta: CommitMeta) -> Result<(), (ConnectError, Objects)> {
+    let mut rest = objects.into_iter();
+    while let Some((key, bytes)) = rest.next() {
+        let len = bytes.len();
+        if let Err(e) = storage.put(&key, bytes.clone(), meta).await {
+            let mut left = vec![(key, bytes)];
+            left.extend(rest);
+            return Err((e, left));
+        }
+        tracing::debug!(key = %key, bytes = len, "uploaded");
     }
     Ok(())
 }
@@ -326,7 +398,11 @@ impl SinkTask for S3SinkTask {
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> ConnectResult<()> {
-        // Retries of an earlier failed upload come first, so commits stay in offset order.
+        // Failures of background uploads surface here; retries of an earlier failed upload
+        // come first, so commits stay in offset order.
+        for pw in self.partitions.values_mut() {
+            pw.settle_if_done().await?;
+        }
         let with_pending: Vec<TopicPartition> = self.partitions.iter().filter(|(_, pw)| !pw.pending.is_empty()).map(|(tp, _)| tp.clone()).collect();
         for tp in with_pending {
             self.commit(&tp).await?;
@@ -342,7 +418,11 @@ impl SinkTask for S3SinkTask {
     }
 
     async fn pre_commit(&mut self, offsets: &HashMap<TopicPartition, i64>) -> ConnectResult<HashMap<TopicPartition, i64>> {
-        if let Err(e) = self.housekeeping().await {
+        let mut collected = Ok(());
+        for pw in self.partitions.values_mut() {
+            collected = collected.and(pw.settle_if_done().await);
+        }
+        if let Err(e) = collected.and(self.housekeeping().await) {
             if !e.is_retriable() {
                 return Err(e);
             }
@@ -351,7 +431,7 @@ impl SinkTask for S3SinkTask {
         let mut safe = HashMap::new();
         for (tp, off) in offsets {
             match self.partitions.get(tp) {
-                Some(pw) if !pw.pending.is_empty() => {
+                Some(pw) if pw.uploading() => {
                     safe.insert(tp.clone(), pw.pending_first);
                 }
                 Some(pw) if !pw.files.is_empty() => {
@@ -369,13 +449,19 @@ impl SinkTask for S3SinkTask {
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> ConnectResult<()> {
         for tp in partitions {
-            // Buffered records are dropped: the next owner re-reads them from the committed offset.
-            self.partitions.remove(tp);
+            // Buffered records are dropped: the next owner re-reads them from the committed
+            // offset (and an upload cut off leaves no object, or one with the same bytes).
+            if let Some(mut pw) = self.partitions.remove(tp) {
+                pw.abort_upload();
+            }
         }
         Ok(())
     }
 
     async fn stop(&mut self) {
+        for pw in self.partitions.values_mut() {
+            pw.abort_upload();
+        }
         self.partitions.clear();
     }
 }

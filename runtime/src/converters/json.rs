@@ -128,6 +128,8 @@ impl Converter for JsonConverter {
             if let Some(v) = super::json_read::read_schemaless(bytes) {
                 return Ok((None, v));
             }
+        } else if let Some(out) = super::json_read::read_envelope_known(bytes, &|rest| self.known_schema(rest)) {
+            return Ok(out);
         } else if let Some(out) = super::json_read::read_envelope(bytes, &|text| self.read_schema(text)) {
             return Ok(out);
         }
@@ -190,6 +192,12 @@ impl JsonConverter {
         cache.insert(0, (text.into(), schema.clone()));
         cache.truncate(READ_CACHE_SIZE);
         Ok(Some(schema))
+    }
+
+    /// The cached schema whose JSON text `rest` starts with: the text's length and the schema.
+    fn known_schema(&self, rest: &[u8]) -> Option<(usize, SchemaRef)> {
+        let cache = self.read_cache.lock().ok()?;
+        cache.iter().find(|(t, _)| rest.starts_with(t.as_bytes())).map(|(t, s)| (t.len(), s.clone()))
     }
 
     fn schema_json(&self, schema: &SchemaRef) -> ConnectResult<Arc<Vec<u8>>> {
@@ -632,18 +640,30 @@ mod tests {
             Ok((s, v)) => format!("ok {:?} {v:?}", s.map(|s| s.schema_type)),
             Err(e) => format!("err {e}"),
         };
-        let mut fast_hits = 0;
+        let (mut fast_hits, mut known_hits) = (0, 0);
         for p in payloads {
             for env in [format!(r#"{{"schema":{schema},"payload":{p}}}"#), format!(r#"{{"payload":{p},"schema":{schema}}}"#), format!(r#"{{"schema":null,"payload":{p}}}"#)] {
                 let b = env.as_bytes();
                 assert_eq!(show(c.to_connect("t", Some(b))), show(c.to_connect_via_tree(b)), "{env}");
-                fast_hits += usize::from(super::super::json_read::read_envelope(b, &|t| c.read_schema(t)).is_some());
+                let fast = super::super::json_read::read_envelope(b, &|t| c.read_schema(t)).is_some();
+                let known = super::super::json_read::read_envelope_known(b, &|r| c.known_schema(r)).is_some();
+                if env.starts_with(r#"{"schema":{"#) {
+                    assert_eq!(known, fast, "a known schema text reads as the fast path does: {env}");
+                }
+                fast_hits += usize::from(fast);
+                known_hits += usize::from(known);
             }
             assert_eq!(show(schemaless.to_connect("t", Some(p.as_bytes()))), show(schemaless.to_connect_via_tree(p.as_bytes())), "{p}");
         }
         assert!(fast_hits >= 12, "most envelopes take the fast path ({fast_hits})");
-        for bad in [&b"{\"schema\":null,\"payload\":1,\"x\":2}"[..], b"{\"schema\":null}", b"{oops", b"{\"schema\":null,\"payload\":1} trailing"] {
-            assert_eq!(show(c.to_connect("t", Some(bad))), show(c.to_connect_via_tree(bad)));
+        assert!(known_hits >= 2, "envelopes of a known schema text skip its parsing ({known_hits})");
+        let known = |tail: &str| format!(r#"{{"schema":{schema},"payload":{{"i8":1,"i64":2}}{tail}"#);
+        for bad in [&b"{\"schema\":null,\"payload\":1,\"x\":2}"[..], b"{\"schema\":null}", b"{oops", b"{\"schema\":null,\"payload\":1} trailing"]
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .chain(["}  \n", ",\"x\":2}", "} x", "", "}}", ",\"schema\":null}"].map(|t| known(t).into_bytes()))
+        {
+            assert_eq!(show(c.to_connect("t", Some(&bad))), show(c.to_connect_via_tree(&bad)), "{}", String::from_utf8_lossy(&bad));
         }
     }
 

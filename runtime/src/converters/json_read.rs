@@ -25,6 +25,22 @@ pub fn read_envelope(bytes: &[u8], schema_of: &dyn Fn(&str) -> ConnectResult<Opt
     Some(out)
 }
 
+/// Reads an envelope written as `{"schema":SCHEMA,"payload":...}` whose SCHEMA text is one
+/// `known` already read, byte for byte (as a producer writes every record of a schema): the
+/// schema's text is compared, not parsed again. `known` gives the length of the known schema
+/// text that `rest` starts with, and its schema. Anything else gives `None`.
+pub fn read_envelope_known(bytes: &[u8], known: &dyn Fn(&[u8]) -> Option<(usize, SchemaRef)>) -> Option<(Option<SchemaRef>, Value)> {
+    let rest = bytes.strip_prefix(b"{\"schema\":")?;
+    // A known text is a whole JSON object, so the schema value ends exactly where it does.
+    let (len, schema) = known(rest)?;
+    let payload = rest.get(len..)?.strip_prefix(b",\"payload\":")?;
+    let payload = payload.trim_ascii_end().strip_suffix(b"}")?;
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let value = Typed(&schema).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some((Some(schema), value))
+}
+
 /// Reads a schemaless JSON document (`schemas.enable=false`).
 pub fn read_schemaless(bytes: &[u8]) -> Option<Value> {
     let mut de = serde_json::Deserializer::from_slice(bytes);

@@ -12,6 +12,12 @@
 //! Sink tasks get a KIP-610 errant record reporter when a DLQ topic or `errors.log.enable` is
 //! configured, as in Connect.
 //!
+//! Pipelining: a consumed batch is detached from the consumer and converted and transformed
+//! on rayon's pool (one thread per core, shared by the worker's tasks) while the executor
+//! hands the previous batch to `put`, so conversion and the task's own work overlap. At most
+//! one batch is being prepared; a record that failed there is converted again on the executor
+//! under the error policy, in order.
+//!
 //! Backpressure and memory: batches hold at most `consumer.max.poll.records` records (500, as
 //! Connect), and the next batch is fetched only after `put` returned, so a slow task slows
 //! consumption instead of growing a buffer. What the consumer prefetches meanwhile is bounded
@@ -29,17 +35,18 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaResult;
-use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::message::{Headers as _, Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, Timestamp, TopicPartitionList};
 use sluice_rest_api::ConnectorState;
 use sluice_sdk::{
-    ConnectError, ConnectResult, ErrantRecordReporter, Headers, SinkRecord, SinkTask, SinkTaskContext, TimestampType, TopicPartition,
+    ConnectError, ConnectResult, ErrantRecordReporter, Headers, SchemaRef, SinkRecord, SinkTask, SinkTaskContext, TimestampType, TopicPartition,
+    Value,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::dlq::{DeadLetterQueue, RawRecord};
 use super::errors::{ErrorConfig, ErrorHandler, Failure, OpError, Stage, WorkerErrantRecordReporter};
-use super::transform_chain::TransformChain;
+use super::transform_chain::{StageError, TransformChain};
 use super::{TaskSpec, WorkerContext};
 use crate::converters::header_from_bytes;
 use crate::kafka::consumer_config;
@@ -163,7 +170,7 @@ struct SinkExecutor {
     consumer: StreamConsumer<SinkConsumerContext>,
     events: mpsc::UnboundedReceiver<RebalanceEvent>,
     task_ctx: Arc<ExecutorSinkContext>,
-    pipeline: SinkPipeline,
+    pipeline: Arc<SinkPipeline>,
     /// Partitions the task itself paused (kept paused when a retry resumes the others).
     task_paused: std::collections::HashSet<TopicPartition>,
     /// Per partition: one past the last record handed to `put`.
@@ -248,7 +255,7 @@ async fn execute(
         status: ctx.status.clone(),
         worker_id: ctx.worker_id.clone(),
         is_paused: false,
-        pipeline,
+        pipeline: Arc::new(pipeline),
         task_paused: std::collections::HashSet::new(),
         spec,
         task,
@@ -270,57 +277,120 @@ async fn execute(
     result.and(finish)
 }
 
+/// Batches at least this long are prepared in parallel over rayon's pool.
+const PARALLEL_MIN: usize = 128;
+
+/// Records converted and then transformed together (the unit of parallel work).
+const CHAIN_SLICE: usize = 64;
+
+/// What preparing did with one consumed message.
+enum Prep {
+    /// Conversion failed: done again on the executor under the error policy.
+    Failed,
+    /// Converted; the chain is run on the executor (record by record, as it retries).
+    Converted(SinkRecord),
+    /// Converted and transformed (`None`: dropped by a transform).
+    Transformed(Result<Option<SinkRecord>, StageError>),
+}
+
+/// A consumed batch, detached from the consumer, with what preparing made of each message.
+struct Prepared {
+    msgs: Vec<OwnedMessage>,
+    preps: Vec<Prep>,
+}
+
 impl SinkPipeline {
-    /// Converts and transforms consumed messages into `batch`; a record skipped (tolerated
-    /// error) or dropped by a transform has its next offset put in `skipped`. The chain runs
-    /// once over the whole batch ([`TransformChain::apply_batch`]) unless failed transforms
-    /// are to be retried (`errors.retry.timeout`), which needs each record's input kept.
-    async fn consume(&self, msgs: &[BorrowedMessage<'_>], batch: &mut Vec<SinkRecord>, skipped: &mut Vec<(TopicPartition, i64)>) -> ConnectResult<()> {
-        let next = |m: &BorrowedMessage<'_>| (TopicPartition::new(m.topic(), m.partition()), m.offset() + 1);
-        if self.chain.is_empty() || self.errors.config.retries() {
-            for m in msgs {
-                match self.process(m).await? {
-                    Some(r) => batch.push(r),
-                    None => skipped.push(next(m)),
-                }
+    /// Starts converting and transforming `msgs` on rayon's pool; a panic there comes back as
+    /// an error.
+    fn spawn_prepare(self: &Arc<Self>, msgs: Vec<OwnedMessage>) -> oneshot::Receiver<Result<Prepared, String>> {
+        let (tx, rx) = oneshot::channel();
+        let pipeline = self.clone();
+        rayon::spawn(move || {
+            let preps = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.prepare(&msgs)));
+            let out = preps.map(|preps| Prepared { msgs, preps }).map_err(|p| {
+                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into())
+            });
+            let _ = tx.send(out);
+        });
+        rx
+    }
+
+    /// Prepares `msgs` on the calling thread (the outcome is ready at once).
+    fn prepare_here(&self, msgs: Vec<OwnedMessage>) -> oneshot::Receiver<Result<Prepared, String>> {
+        let (tx, rx) = oneshot::channel();
+        let preps = self.prepare(&msgs);
+        let _ = tx.send(Ok(Prepared { msgs, preps }));
+        rx
+    }
+
+    /// Converts every message it can (in parallel for a long batch; records stay in order) and
+    /// runs the chain over each slice of [`CHAIN_SLICE`] converted records right after
+    /// converting it, while they are in the converting thread's cache
+    /// ([`TransformChain::apply_batch`]; a WASM stage crosses its boundary once per slice) —
+    /// unless failed transforms are to be retried (`errors.retry.timeout`), which needs each
+    /// record's input kept.
+    fn prepare(&self, msgs: &[OwnedMessage]) -> Vec<Prep> {
+        use rayon::prelude::*;
+        let convert = |m: &OwnedMessage| {
+            let topic = m.topic();
+            let (key_schema, key) = self.key_converter.to_connect(topic, m.key()).ok()?;
+            let (value_schema, value) = self.value_converter.to_connect(topic, m.payload()).ok()?;
+            Some(sink_record(m, key_schema, key, value_schema, value))
+        };
+        let slice = |chunk: &[OwnedMessage]| -> Vec<Prep> {
+            let converted: Vec<Option<SinkRecord>> = chunk.iter().map(convert).collect();
+            if self.chain.is_empty() {
+                return converted.into_iter().map(|r| r.map_or(Prep::Failed, |r| Prep::Transformed(Ok(Some(r))))).collect();
             }
-            return Ok(());
-        }
-        let mut converted = Vec::with_capacity(msgs.len());
-        let mut from = Vec::with_capacity(msgs.len());
-        for m in msgs {
-            match self.convert(m).await? {
-                Some(r) => {
-                    converted.push(r);
-                    from.push(m);
-                }
-                None => skipped.push(next(m)),
+            if self.errors.config.retries() {
+                return converted.into_iter().map(|r| r.map_or(Prep::Failed, Prep::Converted)).collect();
             }
+            let ok: Vec<bool> = converted.iter().map(Option::is_some).collect();
+            let mut out = self.chain.apply_batch(converted.into_iter().flatten().collect()).into_iter();
+            ok.into_iter().map(|ok| if ok { out.next().map_or(Prep::Failed, Prep::Transformed) } else { Prep::Failed }).collect()
+        };
+        if msgs.len() < PARALLEL_MIN {
+            return msgs.chunks(CHAIN_SLICE).flat_map(slice).collect();
         }
-        for (m, out) in from.into_iter().zip(self.chain.apply_batch(converted)) {
-            match out {
-                Ok(Some(r)) => batch.push(r),
-                Ok(None) => skipped.push(next(m)),
-                Err(e) => {
+        let slices: Vec<Vec<Prep>> = msgs.par_chunks(CHAIN_SLICE).map(slice).collect();
+        slices.into_iter().flatten().collect()
+    }
+
+    /// The records of a prepared batch into `batch`, in order; a record skipped (tolerated
+    /// error) or dropped by a transform has its next offset put in `skipped`.
+    async fn finish(&self, prepared: Prepared, batch: &mut Vec<SinkRecord>, skipped: &mut Vec<(TopicPartition, i64)>) -> ConnectResult<()> {
+        let next = |m: &OwnedMessage| (TopicPartition::new(m.topic(), m.partition()), m.offset() + 1);
+        for (m, prep) in prepared.msgs.iter().zip(prepared.preps) {
+            let out = match prep {
+                Prep::Transformed(Ok(r)) => r,
+                Prep::Transformed(Err(e)) => {
                     // As `ErrorHandler::execute` without retries: tolerated (logged, DLQ) or fatal.
                     self.errors.fail(Stage::Transformation, e.class, self.failure(m), &e.error)?;
-                    skipped.push(next(m));
+                    None
                 }
+                Prep::Converted(r) => self.transform(m, r).await?,
+                Prep::Failed => match self.convert(m).await? {
+                    Some(r) => self.transform(m, r).await?,
+                    None => None,
+                },
+            };
+            match out {
+                Some(r) => batch.push(r),
+                None => skipped.push(next(m)),
             }
         }
         Ok(())
     }
 
     /// What the error policy reports about a consumed message that failed.
-    fn failure(&self, m: &BorrowedMessage<'_>) -> Failure {
+    fn failure(&self, m: &impl Message) -> Failure {
         let raw = raw_record(m);
         let message = self.errors.config.log_include_messages.then(|| format!("{raw:?}"));
         Failure { location: raw.location(), raw: Some(raw), message }
     }
 
-    /// Key and value conversion, then the transformation chain, each under the error policy.
-    async fn process(&self, m: &BorrowedMessage<'_>) -> ConnectResult<Option<SinkRecord>> {
-        let Some(record) = self.convert(m).await? else { return Ok(None) };
+    /// The transformation chain over one record under the error policy, with retries.
+    async fn transform(&self, m: &impl Message, record: SinkRecord) -> ConnectResult<Option<SinkRecord>> {
         if self.chain.is_empty() {
             return Ok(Some(record));
         }
@@ -338,7 +408,7 @@ impl SinkPipeline {
     }
 
     /// Key and value conversion under the error policy: the record, or `None` if skipped.
-    async fn convert(&self, m: &BorrowedMessage<'_>) -> ConnectResult<Option<SinkRecord>> {
+    async fn convert(&self, m: &impl Message) -> ConnectResult<Option<SinkRecord>> {
         let topic = m.topic();
         let failure = || self.failure(m);
         let errors = &self.errors;
@@ -350,36 +420,43 @@ impl SinkPipeline {
         else {
             return Ok(None);
         };
-        let mut headers = Headers::new();
-        if let Some(hs) = m.headers() {
-            for h in hs.iter() {
-                let (schema, value) = header_from_bytes(h.value);
-                headers.add(h.key, schema, value);
-            }
+        Ok(Some(sink_record(m, key_schema, key, value_schema, value)))
+    }
+}
+
+/// The sink record of a consumed message, given its converted key and value.
+fn sink_record(m: &impl Message, key_schema: Option<SchemaRef>, key: Value, value_schema: Option<SchemaRef>, value: Value) -> SinkRecord {
+    let mut headers = Headers::new();
+    if let Some(hs) = m.headers() {
+        for h in hs.iter() {
+            let (schema, value) = header_from_bytes(h.value);
+            headers.add(h.key, schema, value);
         }
-        let (timestamp, timestamp_type) = match m.timestamp() {
-            Timestamp::NotAvailable => (None, TimestampType::NoTimestamp),
-            Timestamp::CreateTime(t) => (Some(t), TimestampType::CreateTime),
-            Timestamp::LogAppendTime(t) => (Some(t), TimestampType::LogAppendTime),
-        };
-        Ok(Some(SinkRecord {
-            topic: topic.to_string(),
-            kafka_partition: m.partition(),
-            kafka_offset: m.offset(),
-            key_schema,
-            key,
-            value_schema,
-            value,
-            timestamp,
-            timestamp_type,
-            headers,
-        }))
+    }
+    let (timestamp, timestamp_type) = match m.timestamp() {
+        Timestamp::NotAvailable => (None, TimestampType::NoTimestamp),
+        Timestamp::CreateTime(t) => (Some(t), TimestampType::CreateTime),
+        Timestamp::LogAppendTime(t) => (Some(t), TimestampType::LogAppendTime),
+    };
+    SinkRecord {
+        topic: m.topic().to_string(),
+        kafka_partition: m.partition(),
+        kafka_offset: m.offset(),
+        key_schema,
+        key,
+        value_schema,
+        value,
+        timestamp,
+        timestamp_type,
+        headers,
     }
 }
 
 impl SinkExecutor {
     async fn consume_loop(&mut self, shutdown: &mut watch::Receiver<bool>, paused: &mut watch::Receiver<bool>, flush_interval: Duration) -> ConnectResult<()> {
         let mut last_commit = Instant::now();
+        // The batch being prepared on rayon's pool while the one before it is put.
+        let mut preparing: Option<oneshot::Receiver<Result<Prepared, String>>> = None;
         while !*shutdown.borrow() {
             self.handle_rebalances().await?;
             self.apply_requests();
@@ -391,59 +468,106 @@ impl SinkExecutor {
                 self.commit(CommitMode::Async).await?;
                 last_commit = Instant::now();
             }
-            let first = tokio::select! {
-                biased;
-                _ = shutdown.changed() => break,
-                m = tokio::time::timeout(Duration::from_millis(500), self.consumer.recv()) => m,
+            // With a batch in preparation, take only what is already fetched, then put that batch.
+            let Some(msgs) = self.poll(preparing.is_none(), shutdown).await else { break };
+            let next = match msgs.len() {
+                0 => None,
+                // A short batch is prepared right here: pipelining pays off for volume, and
+                // each thread that touches records keeps its own allocator pages.
+                n if n < PARALLEL_MIN => Some(self.pipeline.prepare_here(msgs)),
+                _ => Some(self.pipeline.spawn_prepare(msgs)),
             };
-            let mut msgs = Vec::new();
-            match first {
-                Err(_) => continue, // nothing for a while: go round for commits and rebalances
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer error");
-                    continue;
+            let Some(current) = std::mem::replace(&mut preparing, next) else { continue };
+            let prepared = outcome(current).await?;
+            if let Some(rewound) = self.deliver(prepared, shutdown).await? {
+                // The batch comes again, and so does everything consumed after it.
+                if let Some(after) = preparing.take() {
+                    let after = outcome(after).await?;
+                    self.rewind(after.msgs.iter().filter(|m| !rewound.iter().any(|tp| tp.partition == m.partition() && tp.topic == m.topic())));
                 }
-                Ok(Ok(m)) if self.is_paused => {
-                    // Fetched before the pause took effect: read it again after the resume.
-                    let _ = self.consumer.seek(m.topic(), m.partition(), Offset::Offset(m.offset()), Duration::from_secs(5));
-                    continue;
-                }
-                Ok(Ok(m)) => msgs.push(m),
-            }
-            while msgs.len() < self.max_poll_records {
-                match self.consumer.recv().now_or_never() {
-                    Some(Ok(m)) => msgs.push(m),
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "consumer error");
-                        break;
-                    }
-                    None => break,
-                }
-            }
-            let (mut batch, mut skipped) = (Vec::with_capacity(msgs.len()), Vec::new());
-            self.pipeline.consume(&msgs, &mut batch, &mut skipped).await?;
-            drop(msgs);
-            // A rebalance delivered during `recv` must reach the task (`open`) before `put`.
-            self.handle_rebalances().await?;
-            if !self.put(batch, shutdown).await? {
-                continue; // rewound: the batch comes again
-            }
-            // Skipped records count as consumed once the batch around them was put.
-            for (tp, next) in skipped {
-                let slot = self.current.entry(tp).or_insert(next);
-                *slot = (*slot).max(next);
             }
         }
         Ok(())
     }
 
+    /// Up to `max.poll.records` messages, detached from the consumer: with `wait`, waits up to
+    /// 500 ms for the first; else takes only what is already fetched. `None`: shutdown.
+    async fn poll(&mut self, wait: bool, shutdown: &mut watch::Receiver<bool>) -> Option<Vec<OwnedMessage>> {
+        let mut msgs = Vec::new();
+        let mut early = Vec::new();
+        if wait {
+            let first = tokio::select! {
+                biased;
+                _ = shutdown.changed() => return None,
+                m = tokio::time::timeout(Duration::from_millis(500), self.consumer.recv()) => m,
+            };
+            match first {
+                Err(_) => return Some(msgs), // nothing for a while: go round for commits and rebalances
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    return Some(msgs);
+                }
+                Ok(Ok(m)) if self.is_paused => early.push(m),
+                Ok(Ok(m)) => msgs.push(m.detach()),
+            }
+        }
+        while msgs.len() + early.len() < self.max_poll_records {
+            match self.consumer.recv().now_or_never() {
+                Some(Ok(m)) if self.is_paused => early.push(m),
+                Some(Ok(m)) => msgs.push(m.detach()),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    break;
+                }
+                None => break,
+            }
+        }
+        // Fetched before the pause took effect: read again after the resume.
+        self.rewind(early.iter());
+        Some(msgs)
+    }
+
+    /// Seeks each partition of `msgs` back to its first offset among them.
+    fn rewind<'m, M: Message + 'm>(&self, msgs: impl Iterator<Item = &'m M>) {
+        let mut first: Vec<(TopicPartition, i64)> = Vec::new();
+        for m in msgs {
+            match first.iter_mut().find(|(tp, _)| tp.partition == m.partition() && tp.topic == m.topic()) {
+                Some((_, o)) => *o = (*o).min(m.offset()),
+                None => first.push((TopicPartition::new(m.topic(), m.partition()), m.offset())),
+            }
+        }
+        for (tp, offset) in first {
+            if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::Offset(offset), Duration::from_secs(5)) {
+                tracing::warn!(error = %e, partition = %tp, offset, "could not rewind a partition");
+            }
+        }
+    }
+
+    /// Finishes a prepared batch and hands it to the task. `Some(partitions)`: `put` failed
+    /// retriably and those partitions were rewound to the batch's first offsets.
+    async fn deliver(&mut self, prepared: Prepared, shutdown: &watch::Receiver<bool>) -> ConnectResult<Option<Vec<TopicPartition>>> {
+        let (mut batch, mut skipped) = (Vec::with_capacity(prepared.msgs.len()), Vec::new());
+        self.pipeline.finish(prepared, &mut batch, &mut skipped).await?;
+        // A rebalance delivered during `recv` must reach the task (`open`) before `put`.
+        self.handle_rebalances().await?;
+        if let Some(rewound) = self.put(batch, shutdown).await? {
+            return Ok(Some(rewound));
+        }
+        // Skipped records count as consumed once the batch around them was put.
+        for (tp, next) in skipped {
+            let slot = self.current.entry(tp).or_insert(next);
+            *slot = (*slot).max(next);
+        }
+        Ok(None)
+    }
+
     /// Hands a batch to the task. A retriable error pauses the partitions, waits (exponential
     /// backoff), and rewinds each partition to the batch's first offset, so the same records
     /// are consumed and handed over again — no copy of the batch is kept for the retry.
-    /// Returns whether the batch was delivered.
-    async fn put(&mut self, batch: Vec<SinkRecord>, shutdown: &watch::Receiver<bool>) -> ConnectResult<bool> {
+    /// Returns the partitions rewound, or `None` if the batch was delivered.
+    async fn put(&mut self, batch: Vec<SinkRecord>, shutdown: &watch::Receiver<bool>) -> ConnectResult<Option<Vec<TopicPartition>>> {
         if batch.is_empty() {
-            return Ok(true);
+            return Ok(None);
         }
         // Per partition: (first offset, one past the last). A batch holds runs of few
         // partitions, so a short list beats hashing (and allocating) a key per record.
@@ -469,7 +593,7 @@ impl SinkExecutor {
                     self.pause_all(false);
                 }
                 self.current.extend(ranges.into_iter().map(|(tp, _, next)| (tp, next)));
-                Ok(true)
+                Ok(None)
             }
             Err(e) if e.is_retriable() && !*shutdown.borrow() => {
                 let wait = super::backoff(self.put_retries, Duration::from_secs(10));
@@ -477,13 +601,13 @@ impl SinkExecutor {
                 self.pause_all(true);
                 self.put_retries += 1;
                 tokio::time::sleep(wait).await;
-                for (tp, offset, _) in ranges {
-                    if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::Offset(offset), Duration::from_secs(10)) {
+                for (tp, offset, _) in &ranges {
+                    if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::Offset(*offset), Duration::from_secs(10)) {
                         return Err(ConnectError::retriable(format!("cannot rewind {tp} to offset {offset} to redeliver a batch: {e}")));
                     }
                 }
                 self.pause_all(false);
-                Ok(false)
+                Ok(Some(ranges.into_iter().map(|(tp, ..)| tp).collect()))
             }
             Err(e) => Err(e),
         }
@@ -618,8 +742,17 @@ impl SinkExecutor {
     }
 }
 
+/// The outcome of a batch's preparation.
+async fn outcome(rx: oneshot::Receiver<Result<Prepared, String>>) -> ConnectResult<Prepared> {
+    match rx.await {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(panic)) => Err(ConnectError::fatal(format!("converting or transforming a batch panicked: {panic}"))),
+        Err(_) => Err(ConnectError::fatal("the conversion of a batch was lost")),
+    }
+}
+
 /// A consumed message as owned bytes (only built for a record that failed).
-fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
+fn raw_record(m: &impl Message) -> RawRecord {
     RawRecord {
         topic: m.topic().to_string(),
         partition: m.partition(),

@@ -19,7 +19,7 @@ use sluice_sdk::data::logical;
 use sluice_sdk::{ConnectError, ConnectResult, Schema, SchemaRef, SchemaType, SinkRecord};
 
 use super::RecordWriter;
-use super::json::value_to_json;
+use super::json::write_json;
 
 const BATCH_ROWS: usize = 8192;
 const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -78,11 +78,10 @@ impl ParquetWriter {
 
 impl RecordWriter for ParquetWriter {
     fn write(&mut self, record: &SinkRecord) -> ConnectResult<()> {
-        let j = value_to_json(Some(&self.schema), &record.value, true)?;
-        if !j.is_object() {
+        if !matches!(record.value, sluice_sdk::Value::Struct(_)) {
             return Err(ConnectError::data("ParquetFormat cannot write a null or non-struct value"));
         }
-        serde_json::to_writer(&mut self.pending, &j).map_err(ConnectError::data)?;
+        write_json(&mut self.pending, Some(&self.schema), &record.value, true)?;
         self.pending.push(b'\n');
         self.pending_rows += 1;
         if self.pending_rows >= BATCH_ROWS {
