@@ -19,8 +19,8 @@
 //! under the error policy, in order.
 //!
 //! Backpressure and memory: batches hold at most `consumer.max.poll.records` records (500, as
-//! Connect), and the next batch is fetched only after `put` returned, so a slow task slows
-//! consumption instead of growing a buffer. What the consumer prefetches meanwhile is bounded
+//! Connect), and while one is put at most one more is taken from the consumer (only what it
+//! already fetched), so a slow task slows consumption instead of growing a buffer. What the consumer prefetches meanwhile is bounded
 //! by `queued.max.messages.kbytes` (16 MiB per task unless overridden with
 //! `consumer.override.queued.max.messages.kbytes`); the fetcher resumes 10 ms after the queue
 //! drains below that (`fetch.queue.backoff.ms`, 1 s in librdkafka by default). A `Retriable`

@@ -99,7 +99,7 @@ pub fn write_json(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value, arr
         Value::Int8(v) => int(out, i64::from(*v)),
         Value::Int16(v) => int(out, i64::from(*v)),
         Value::Int32(v) => int(out, i64::from(*v)),
-        Value::Int64(v) => int(out, i64::from(*v)),
+        Value::Int64(v) => int(out, *v),
         Value::Float32(v) => float(out, *v as f64),
         Value::Float64(v) => float(out, *v),
         Value::Boolean(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
@@ -131,11 +131,10 @@ pub fn write_json(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value, arr
         }
         Value::Map(entries) => {
             let vs = schema.and_then(|s| s.value_schema.as_deref());
-            let keys: Option<Vec<&str>> = entries.iter().map(|(k, _)| k.as_str()).collect();
-            match keys {
-                Some(keys) if distinct(&keys) => write_object(out, keys.into_iter().zip(entries.iter().map(|(_, v)| (vs, v))), arrow)?,
-                Some(_) => to_writer(out, &value_to_json(schema, value, arrow)?)?,
-                None => {
+            match entries.iter().all(|(k, _)| k.as_str().is_some()) {
+                true if distinct(entries, map_key) => write_object(out, entries.iter().map(|e| (map_key(e), (vs, &e.1))), arrow)?,
+                true => to_writer(out, &value_to_json(schema, value, arrow)?)?,
+                false => {
                     let ks = schema.and_then(|s| s.key_schema.as_deref());
                     out.push(b'[');
                     for (i, (k, v)) in entries.iter().enumerate() {
@@ -152,14 +151,14 @@ pub fn write_json(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value, arr
         Value::Struct(st) => match schema {
             Some(s) if !s.fields.is_empty() => {
                 let fields = s.fields.iter().enumerate().map(|(i, f)| (f.name.as_str(), (Some(&*f.schema), st.get_at(i, &f.name).unwrap_or(&Value::Null))));
-                if distinct(&s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>()) {
+                if distinct(&s.fields, |f: &sluice_sdk::Field| f.name.as_str()) {
                     write_object(out, fields, arrow)?;
                 } else {
                     to_writer(out, &value_to_json(schema, value, arrow)?)?;
                 }
             }
             _ => {
-                if distinct(&st.fields.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()) {
+                if distinct(&st.fields, |(n, _): &(String, Value)| n.as_str()) {
                     write_object(out, st.fields.iter().map(|(n, v)| (n.as_str(), (None, v))), arrow)?;
                 } else {
                     to_writer(out, &value_to_json(schema, value, arrow)?)?;
@@ -209,13 +208,18 @@ fn write_object<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = (&'a str, (O
     Ok(())
 }
 
-/// Whether no key repeats.
-fn distinct(keys: &[&str]) -> bool {
-    if keys.len() <= 32 {
-        keys.iter().enumerate().all(|(i, k)| !keys[..i].contains(k))
+/// A map entry's key as an object key (entries are checked to have string keys first).
+fn map_key(e: &(Value, Value)) -> &str {
+    e.0.as_str().unwrap_or_default()
+}
+
+/// Whether no key of `items` repeats (no allocation for up to 32 items: this runs per record).
+fn distinct<T>(items: &[T], key: impl for<'a> Fn(&'a T) -> &'a str) -> bool {
+    if items.len() <= 32 {
+        items.iter().enumerate().all(|(i, a)| !items[..i].iter().any(|b| key(b) == key(a)))
     } else {
-        let mut seen = std::collections::HashSet::with_capacity(keys.len());
-        keys.iter().all(|k| seen.insert(*k))
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        items.iter().all(|i| seen.insert(key(i)))
     }
 }
 
