@@ -66,8 +66,35 @@ pub fn raw_consume(bootstrap: &str, topic: &str, n: u64, bytes: u64) -> Result<R
     Ok(Row { name: "raw rdkafka consumer + JSON parse".into(), records: n, bytes, elapsed: started.elapsed(), peak_rss_mib: None })
 }
 
-pub fn lines(path: &std::path::Path) -> u64 {
-    std::fs::read(path).map(|b| b.iter().filter(|&&c| c == b'\n').count() as u64).unwrap_or(0)
+/// Counts the lines of a file that only grows, reading only what was appended since the last
+/// call (re-reading the whole output every poll would compete with the worker for the CPU).
+pub struct LineCounter {
+    path: std::path::PathBuf,
+    read: u64,
+    lines: u64,
+}
+
+impl LineCounter {
+    pub fn new(path: &std::path::Path) -> LineCounter {
+        LineCounter { path: path.to_path_buf(), read: 0, lines: 0 }
+    }
+
+    pub fn lines(&mut self) -> u64 {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(&self.path) else { return self.lines };
+        if f.seek(SeekFrom::Start(self.read)).is_err() {
+            return self.lines;
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.read += n as u64;
+            self.lines += buf[..n].iter().filter(|&&c| c == b'\n').count() as u64;
+        }
+        self.lines
+    }
 }
 
 /// Runs a sluice standalone worker (plus `worker_extra` properties) with one
@@ -102,7 +129,8 @@ pub fn sluice_sink(name: &str, bootstrap: &str, topic: &str, records: u64, bytes
         .context("spawn sluice")?;
     // Time from the first line written (the group join takes seconds on this broker) to the last.
     let deadline = Instant::now() + Duration::from_secs(300);
-    while lines(&out) == 0 {
+    let mut counter = LineCounter::new(&out);
+    while counter.lines() == 0 {
         if Instant::now() > deadline {
             let _ = child.kill();
             bail!("{name}: nothing written; see {}", dir.join("worker.log").display());
@@ -110,12 +138,12 @@ pub fn sluice_sink(name: &str, bootstrap: &str, topic: &str, records: u64, bytes
         std::thread::sleep(Duration::from_millis(5));
     }
     let started = Instant::now();
-    let first = lines(&out);
+    let first = counter.lines();
     let mut peak = None;
-    while lines(&out) < expect {
+    while counter.lines() < expect {
         if Instant::now() > deadline {
             let _ = child.kill();
-            bail!("{name}: only {} of {expect} lines; see {}", lines(&out), dir.join("worker.log").display());
+            bail!("{name}: only {} of {expect} lines; see {}", counter.lines(), dir.join("worker.log").display());
         }
         peak = peak_rss_mib(child.id()).or(peak);
         std::thread::sleep(Duration::from_millis(20));

@@ -12,7 +12,8 @@
 //!         | 1 topic partition timestamp key value header-count header*
 //! topic   = length UTF-8
 //! partition, timestamp = 0 | 1 i32 / i64
-//! key, value = schema-ref value     (value: the binary form of `value_bytes`)
+//! key, value = schema-ref value     (value: the binary form of `value_bytes`; in a transform's
+//!                                   output, parts unchanged from its input may be tag 14)
 //! schema-ref = u32                  (0: no schema; i: the i-th schema of the table)
 //! header  = length UTF-8 schema-ref value
 //! ```
@@ -66,7 +67,7 @@ impl BatchWriter {
         self.buf.extend_from_slice(s.as_bytes());
     }
 
-    fn data(&mut self, schema: Option<&SchemaRef>, value: &Value) {
+    fn data(&mut self, schema: Option<&SchemaRef>, value: &Value, before: Option<&[u8]>) {
         let index = match schema {
             None => 0,
             Some(s) => match self.schemas.iter().position(|known| std::sync::Arc::ptr_eq(known, s)) {
@@ -78,11 +79,19 @@ impl BatchWriter {
             },
         };
         self.len(index);
-        value_bytes::encode(value, &mut self.buf);
+        value_bytes::encode_against(value, before, &mut self.buf);
     }
 
     /// Appends a record, or `None` for a dropped one.
     pub fn push<R: ConnectRecord>(&mut self, record: Option<&R>) {
+        self.push_against(record, None)
+    }
+
+    /// Appends a transform's output record, writing the parts of its key and value that are
+    /// unchanged from its input as such (`value_bytes::encode_against`): `before` is the input
+    /// record's key and value in the batch the transform was given, as [`read_batch_spans`]
+    /// found them.
+    pub fn push_against<R: ConnectRecord>(&mut self, record: Option<&R>, before: Option<(&[u8], &[u8])>) {
         self.count += 1;
         let Some(r) = record else {
             self.buf.push(0);
@@ -104,13 +113,13 @@ impl BatchWriter {
             }
             None => self.buf.push(0),
         }
-        self.data(r.key_schema(), r.key());
-        self.data(r.value_schema(), r.value());
+        self.data(r.key_schema(), r.key(), before.map(|b| b.0));
+        self.data(r.value_schema(), r.value(), before.map(|b| b.1));
         let headers = &r.headers().0;
         self.len(headers.len());
         for h in headers {
             self.text(&h.key);
-            self.data(h.schema.as_ref(), &h.value);
+            self.data(h.schema.as_ref(), &h.value, None);
         }
     }
 
@@ -144,25 +153,39 @@ pub fn write_batch<'a, R: ConnectRecord>(records: impl Iterator<Item = &'a R> + 
     w.finish()
 }
 
+/// Where a record's key and value are in its batch's bytes.
+pub type Spans = (std::ops::Range<usize>, std::ops::Range<usize>);
+
 /// The records of a batch, `None` where a record was dropped.
 pub fn read_batch(bytes: &[u8]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, false, &mut [] as &mut [BatchRecord])
+    read(bytes, false, &mut [] as &mut [BatchRecord], None)
 }
 
 /// The records of a batch written by a party the reader trusts (a guest reading its host's
 /// batch): as [`read_batch`], without checking that strings are UTF-8.
 pub fn read_trusted_batch(bytes: &[u8]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, true, &mut [] as &mut [BatchRecord])
+    read(bytes, true, &mut [] as &mut [BatchRecord], None)
+}
+
+/// As [`read_trusted_batch`], plus where each record's key and value are in `bytes` (for
+/// [`BatchWriter::push_against`]).
+pub fn read_batch_spans(bytes: &[u8]) -> Result<(Vec<Option<BatchRecord>>, Vec<Spans>), String> {
+    let mut spans = Vec::new();
+    let records = read(bytes, true, &mut [] as &mut [BatchRecord], Some(&mut spans))?;
+    Ok((records, spans))
 }
 
 /// The records of a transform's output batch, whose i-th entry is the transformed `like[i]`:
 /// unchanged strings, bytes and field names of keys and values are taken from `like` (left
 /// emptied where taken) instead of being copied.
 pub fn read_batch_like<R: ConnectRecord>(bytes: &[u8], like: &mut [R]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, false, like)
+    read(bytes, false, like, None)
 }
 
-fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R]) -> Result<Vec<Option<BatchRecord>>, String> {
+/// Where the records section starts in a batch.
+const RECORDS_AT: usize = 8;
+
+fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R], mut spans: Option<&mut Vec<Spans>>) -> Result<Vec<Option<BatchRecord>>, String> {
     let mut head = Reader::new(bytes);
     let count = head.len()?;
     let records_len = head.len()?;
@@ -183,7 +206,7 @@ fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R]) -> Result
     let mut out = Vec::with_capacity(count);
     let mut like = like.iter_mut();
     for _ in 0..count {
-        out.push(read_record(&mut r, &schemas, like.next())?);
+        out.push(read_record(&mut r, &schemas, like.next(), spans.as_deref_mut())?);
     }
     if r.remaining() != 0 {
         return Err(format!("{} bytes after the last record", r.remaining()));
@@ -191,19 +214,28 @@ fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R]) -> Result
     Ok(out)
 }
 
-fn read_data(r: &mut Reader<'_>, schemas: &[SchemaRef], like: Option<&mut Value>) -> Result<(Option<SchemaRef>, Value), String> {
+/// A key, value or header value; `span` gets where its value's bytes are in the batch.
+fn read_data(r: &mut Reader<'_>, schemas: &[SchemaRef], like: Option<&mut Value>, span: &mut std::ops::Range<usize>) -> Result<(Option<SchemaRef>, Value), String> {
     let at = r.pos;
     let schema = match r.len()? {
         0 => None,
         i => Some(schemas.get(i - 1).cloned().ok_or_else(|| format!("schema {i} at byte {at} is not in the batch's table of {}", schemas.len()))?),
     };
-    Ok((schema, r.value_like(0, like)?))
+    let start = r.pos;
+    let value = r.value_like(0, like)?;
+    *span = RECORDS_AT + start..RECORDS_AT + r.pos;
+    Ok((schema, value))
 }
 
-fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut like: Option<&mut R>) -> Result<Option<BatchRecord>, String> {
+fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut like: Option<&mut R>, spans: Option<&mut Vec<Spans>>) -> Result<Option<BatchRecord>, String> {
     let at = r.pos;
     match r.take(1)?[0] {
-        0 => return Ok(None),
+        0 => {
+            if let Some(spans) = spans {
+                spans.push((0..0, 0..0));
+            }
+            return Ok(None);
+        }
         1 => {}
         other => return Err(format!("record marker {other} at byte {at}")),
     }
@@ -216,13 +248,17 @@ fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut 
         0 => None,
         _ => Some(i64::from_le_bytes(r.array()?)),
     };
-    let (key_schema, key) = read_data(r, schemas, like.as_deref_mut().map(|l| l.key_mut()))?;
-    let (value_schema, value) = read_data(r, schemas, like.map(|l| l.value_mut()))?;
+    let (mut key_span, mut value_span) = (0..0, 0..0);
+    let (key_schema, key) = read_data(r, schemas, like.as_deref_mut().map(|l| l.key_mut()), &mut key_span)?;
+    let (value_schema, value) = read_data(r, schemas, like.map(|l| l.value_mut()), &mut value_span)?;
+    if let Some(spans) = spans {
+        spans.push((key_span, value_span));
+    }
     let n = r.count(9)?;
     let mut headers = Headers(Vec::with_capacity(n));
     for _ in 0..n {
         let key = r.string()?;
-        let (schema, value) = read_data(r, schemas, None)?;
+        let (schema, value) = read_data(r, schemas, None, &mut (0..0))?;
         headers.0.push(Header { key, schema, value });
     }
     Ok(Some(BatchRecord { topic, partition, key_schema, key, value_schema, value, timestamp, headers }))
@@ -264,6 +300,39 @@ mod tests {
             assert_eq!(back[i].as_ref(), Some(r));
         }
         assert!(std::sync::Arc::ptr_eq(back[0].as_ref().unwrap().value_schema.as_ref().unwrap(), back[1].as_ref().unwrap().value_schema.as_ref().unwrap()));
+    }
+
+    #[test]
+    fn a_transform_output_written_against_its_input_reads_back_like_the_input() {
+        let schema = Schema::struct_builder().name("Row").field("id", Schema::int64()).field("name", Schema::string()).build();
+        let mut input: Vec<BatchRecord> = (0..4).map(|i| record(i, &schema)).collect();
+        for r in &mut input {
+            r.value = Value::Struct(Struct::new().put("id", Value::Int64(1)).put("name", Value::String("x".repeat(300))));
+        }
+        let batch = write_batch(input.iter());
+        let (read, spans) = read_batch_spans(&batch).unwrap();
+        assert_eq!(spans.len(), 4);
+        let mut w = BatchWriter::with_capacity(0);
+        let mut expected = Vec::new();
+        for (i, (r, (k, v))) in read.into_iter().zip(spans).enumerate() {
+            let mut r = r.unwrap();
+            if i == 1 {
+                w.push_against::<BatchRecord>(None, None);
+                expected.push(None);
+                continue;
+            }
+            if i == 2
+                && let Value::Struct(s) = &mut r.value
+            {
+                s.fields[0].1 = Value::Int64(99);
+            }
+            w.push_against(Some(&r), Some((&batch[k], &batch[v])));
+            expected.push(Some(r));
+        }
+        let out = w.finish();
+        assert!(out.len() < batch.len() / 2, "unchanged names were copied back: {} of {}", out.len(), batch.len());
+        assert_eq!(read_batch_like(&out, &mut input).unwrap(), expected);
+        assert!(read_batch(&out).is_err(), "markers need the input");
     }
 
     #[test]

@@ -13,7 +13,12 @@
 //! | 11 | array | count, items |
 //! | 12 | map | count, key and value per entry |
 //! | 13 | struct | count, per field: name length, name, value |
+//! | 14 | unchanged | — (transform output only: the value at this position of the record the transform was given) |
 //!
+//! A transform's output usually leaves most of a record as it was; [`encode_against`] writes
+//! each string or bytes value equal to the one at its place in the input as tag 14, so the
+//! unchanged bulk of a record is neither copied out of the guest nor compared by the host,
+//! which takes the value it sent ([`from_bytes_like`]).
 //! Decoding trusts nothing: it checks every length against what is left, caps nesting at
 //! [`MAX_DEPTH`] and never allocates more than the input could hold.
 
@@ -22,11 +27,76 @@ use crate::data::{Struct, Value};
 /// The deepest nesting decoded (a plugin's output is untrusted input).
 pub const MAX_DEPTH: usize = 128;
 
+/// The tag of a value that is the one at the same position of the transform's input.
+pub const UNCHANGED: u8 = 14;
+
+fn len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+}
+
+/// Appends the binary form of `v` to `out`, with [`UNCHANGED`] for each string or bytes value
+/// equal to the one at the same position of `before` (the binary form of the value `v` was
+/// made from). `before` is trusted to be well formed; where it is not, or where the shapes
+/// part, `v` is written in full.
+pub fn encode_against(v: &Value, before: Option<&[u8]>, out: &mut Vec<u8>) {
+    let Some(before) = before else { return encode(v, out) };
+    let mut r = Reader::trusting(before);
+    let Ok(tag) = r.take(1).map(|t| t[0]) else { return encode(v, out) };
+    match (v, tag) {
+        (Value::String(s), 9) if r.blob().is_some_and(|b| same_bytes(b, s.as_bytes())) => out.push(UNCHANGED),
+        (Value::Bytes(b), 10) if r.blob().is_some_and(|x| same_bytes(x, b)) => out.push(UNCHANGED),
+        (Value::Array(items), 11) => {
+            let n = r.len().unwrap_or(0);
+            out.push(11);
+            len(out, items.len());
+            for (i, item) in items.iter().enumerate() {
+                encode_against(item, if i < n { r.next_value() } else { None }, out);
+            }
+        }
+        (Value::Map(entries), 12) => {
+            let n = r.len().unwrap_or(0);
+            out.push(12);
+            len(out, entries.len());
+            for (i, (k, v)) in entries.iter().enumerate() {
+                let (bk, bv) = if i < n { (r.next_value(), r.next_value()) } else { (None, None) };
+                encode_against(k, bk, out);
+                encode_against(v, bv, out);
+            }
+        }
+        (Value::Struct(s), 13) => {
+            let n = r.len().unwrap_or(0);
+            out.push(13);
+            len(out, s.fields.len());
+            for (i, (name, v)) in s.fields.iter().enumerate() {
+                let b = if i < n { r.len().ok().and_then(|l| r.take(l).ok()).and_then(|_| r.next_value()) } else { None };
+                len(out, name.len());
+                out.extend_from_slice(name.as_bytes());
+                encode_against(v, b, out);
+            }
+        }
+        _ => encode(v, out),
+    }
+}
+
+/// `a == b`, 32 bytes per step: in a WASM guest a slice comparison is `memcmp`, which there is
+/// a loop over single bytes (no vector instructions), several times slower than this.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |c: &[u8], i: usize| u64::from_le_bytes([c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4], c[i + 5], c[i + 6], c[i + 7]]);
+    let (mut ca, mut cb) = (a.chunks_exact(32), b.chunks_exact(32));
+    for (x, y) in ca.by_ref().zip(cb.by_ref()) {
+        let diff = (word(x, 0) ^ word(y, 0)) | (word(x, 8) ^ word(y, 8)) | (word(x, 16) ^ word(y, 16)) | (word(x, 24) ^ word(y, 24));
+        if diff != 0 {
+            return false;
+        }
+    }
+    ca.remainder() == cb.remainder()
+}
+
 /// Appends the binary form of `v` to `out`.
 pub fn encode(v: &Value, out: &mut Vec<u8>) {
-    fn len(out: &mut Vec<u8>, n: usize) {
-        out.extend_from_slice(&(n as u32).to_le_bytes());
-    }
     match v {
         Value::Null => out.push(0),
         Value::Int8(x) => {
@@ -183,6 +253,58 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    /// The content of a string or bytes value whose tag was read; `None` if truncated.
+    fn blob(&mut self) -> Option<&'a [u8]> {
+        let n = self.len().ok()?;
+        self.take(n).ok()
+    }
+
+    /// The binary form of the next value, skipped over; `None` if malformed.
+    fn next_value(&mut self) -> Option<&'a [u8]> {
+        let start = self.pos;
+        self.skip(0).ok()?;
+        Some(&self.buf[start..self.pos])
+    }
+
+    /// Moves past one value without decoding it.
+    pub(crate) fn skip(&mut self, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH}"));
+        }
+        let at = self.pos;
+        let n = match self.take(1)?[0] {
+            0 | 7 | 8 | UNCHANGED => 0,
+            1 => 1,
+            2 => 2,
+            3 | 5 => 4,
+            4 | 6 => 8,
+            9 | 10 => self.len()?,
+            11 => {
+                for _ in 0..self.count(1)? {
+                    self.skip(depth + 1)?;
+                }
+                0
+            }
+            12 => {
+                for _ in 0..self.count(2)? {
+                    self.skip(depth + 1)?;
+                    self.skip(depth + 1)?;
+                }
+                0
+            }
+            13 => {
+                for _ in 0..self.count(5)? {
+                    let name = self.len()?;
+                    self.take(name)?;
+                    self.skip(depth + 1)?;
+                }
+                0
+            }
+            other => return Err(format!("unknown value tag {other} at byte {at}")),
+        };
+        self.take(n).map(|_| ())
+    }
+
     pub(crate) fn string(&mut self) -> Result<String, String> {
         self.string_like(None)
     }
@@ -274,6 +396,10 @@ impl<'a> Reader<'a> {
                 }
                 Value::Struct(Struct { fields })
             }
+            UNCHANGED => match like {
+                Some(v) => std::mem::replace(v, Value::Null),
+                None => return Err(format!("value at byte {at} is marked unchanged, but the input has no value at its position")),
+            },
             other => return Err(format!("unknown value tag {other} at byte {at}")),
         })
     }
@@ -321,6 +447,63 @@ mod tests {
         assert_eq!(left.fields[1].1, Value::String("123".into()), "the changed one was not");
         // Unlike values of another shape are ignored.
         assert_eq!(from_bytes_like(&to_bytes(&changed), &mut Value::Int32(3)).unwrap(), changed);
+    }
+
+    #[test]
+    fn output_encoded_against_its_input_marks_what_is_unchanged_and_decodes_like_it() {
+        let notes = "n".repeat(500);
+        let original = Value::Struct(
+            Struct::new()
+                .put("id", Value::Int64(1))
+                .put("ssn", Value::String("123-45-6789".into()))
+                .put("notes", Value::String(notes.clone()))
+                .put("tags", Value::Array(vec![Value::String("a".into()), Value::Bytes(vec![1, 2])]))
+                .put("attrs", Value::Map(vec![(Value::String("k".into()), Value::String("v".into()))])),
+        );
+        let before = to_bytes(&original);
+        let mut changed = original.clone();
+        if let Value::Struct(s) = &mut changed {
+            s.fields[1].1 = Value::String("****".into());
+            s.fields[3].1 = Value::Array(vec![Value::String("a".into()), Value::Bytes(vec![9]), Value::String("new".into())]);
+            s.fields.push(("added".into(), Value::String(notes.clone())));
+        }
+        let mut out = Vec::new();
+        encode_against(&changed, Some(&before), &mut out);
+        assert!(out.len() < encoded_len(&changed) - notes.len(), "unchanged notes were copied: {} bytes", out.len());
+        let mut like = original.clone();
+        assert_eq!(from_bytes_like(&out, &mut like).unwrap(), changed);
+        // Without the input, a marker is an error; against garbage, everything is written.
+        assert!(from_bytes(&out).unwrap_err().contains("marked unchanged"));
+        let mut full = Vec::new();
+        encode_against(&changed, Some(&[13, 200, 0]), &mut full);
+        assert_eq!(full, to_bytes(&changed));
+        // A marker where the host's value has another shape has nothing to take.
+        assert!(from_bytes_like(&out, &mut Value::Struct(Struct::new())).unwrap_err().contains("marked unchanged"));
+    }
+
+    #[test]
+    fn bytes_compare_equal_exactly_when_they_are() {
+        let a: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
+        for len in [0, 1, 31, 32, 33, 64, 100, 200] {
+            assert!(same_bytes(&a[..len], &a[..len]));
+            for at in 0..len {
+                let mut b = a[..len].to_vec();
+                b[at] ^= 1;
+                assert!(!same_bytes(&a[..len], &b), "len {len}, differing at {at}");
+            }
+        }
+        assert!(!same_bytes(&a[..10], &a[..11]));
+    }
+
+    #[test]
+    fn skipping_walks_over_exactly_one_value() {
+        let v = Value::Array(vec![Value::Struct(Struct::new().put("a", Value::Map(vec![(Value::Int8(1), Value::Float64(2.0))]))), Value::Bytes(vec![3; 7])]);
+        let mut bytes = to_bytes(&v);
+        bytes.push(0);
+        let mut r = Reader::new(&bytes);
+        r.skip(0).unwrap();
+        assert_eq!(r.remaining(), 1);
+        assert!(Reader::new(&bytes[..bytes.len() - 3]).skip(0).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Predicat
 
 use crate::bindings::predicate::Predicate as PredicateWorld;
 use crate::bindings::transform::Transform as TransformWorld;
-use sluice_sdk::record_batch::{BatchRecord, estimated_len, read_batch_like, write_batch};
+use sluice_sdk::record_batch::{BatchRecord, BatchWriter, estimated_len, read_batch_like};
 
 use crate::convert::{error_from_wit, props_to_wit};
 use crate::instance::Instance;
@@ -119,8 +119,8 @@ impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
     fn apply_batch(&self, records: Vec<R>) -> Vec<ConnectResult<Option<R>>> {
         let mut out = Vec::with_capacity(records.len());
         let mut rest = records.into_iter();
-        for len in chunk_lens(rest.as_slice().iter().map(estimated_len)) {
-            out.extend(self.apply_chunk(rest.by_ref().take(len).collect()));
+        for (len, bytes) in chunk_lens(rest.as_slice().iter().map(estimated_len)) {
+            out.extend(self.apply_chunk(rest.by_ref().take(len).collect(), bytes));
         }
         out
     }
@@ -131,28 +131,38 @@ impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
 /// in chunks of 1000).
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// The lengths of consecutive chunks of about [`CHUNK_BYTES`] each, given each record's size.
-fn chunk_lens(sizes: impl Iterator<Item = usize>) -> Vec<usize> {
+/// The lengths and sizes of consecutive chunks of about [`CHUNK_BYTES`] each, given each
+/// record's size.
+fn chunk_lens(sizes: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
     let mut lens = Vec::new();
     let (mut len, mut bytes) = (0, 0);
     for size in sizes {
         len += 1;
         bytes += size;
         if bytes >= CHUNK_BYTES {
-            lens.push(len);
+            lens.push((len, bytes));
             (len, bytes) = (0, 0);
         }
     }
     if len > 0 {
-        lens.push(len);
+        lens.push((len, bytes));
     }
     lens
 }
 
+/// The batch of `records`, about `bytes` long (the sizes were added up once, for chunking).
+fn batch_of<'a, R: ConnectRecord + 'a>(records: impl Iterator<Item = &'a R>, bytes: usize) -> Vec<u8> {
+    let mut w = BatchWriter::with_capacity(bytes);
+    for r in records {
+        w.push(Some(r));
+    }
+    w.finish()
+}
+
 impl<R: ConnectRecord> WasmTransform<R> {
-    fn apply_chunk(&self, mut records: Vec<R>) -> Vec<ConnectResult<Option<R>>> {
+    fn apply_chunk(&self, mut records: Vec<R>, bytes: usize) -> Vec<ConnectResult<Option<R>>> {
         let n = records.len();
-        let batch = write_batch(records.iter());
+        let batch = batch_of(records.iter(), bytes);
         let name = &self.inner.plugin.name;
         let out = self.inner.with(build_transform, configure_transform, |inst| {
             let bytes = inst.call("apply", |b, s| b.call_apply(s, &batch))?.map_err(error_from_wit)?;
@@ -227,8 +237,8 @@ impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
     fn test_batch(&self, records: &[&R]) -> Vec<bool> {
         let mut out = Vec::with_capacity(records.len());
         let mut at = 0;
-        for len in chunk_lens(records.iter().map(|r| estimated_len(*r))) {
-            out.extend(self.test_chunk(&records[at..at + len]));
+        for (len, bytes) in chunk_lens(records.iter().map(|r| estimated_len(*r))) {
+            out.extend(self.test_chunk(&records[at..at + len], bytes));
             at += len;
         }
         out
@@ -236,8 +246,8 @@ impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
 }
 
 impl<R: ConnectRecord> WasmPredicate<R> {
-    fn test_chunk(&self, records: &[&R]) -> Vec<bool> {
-        let batch = write_batch(records.iter().copied());
+    fn test_chunk(&self, records: &[&R], bytes: usize) -> Vec<bool> {
+        let batch = batch_of(records.iter().copied(), bytes);
         let out = self.inner.with(build_predicate, configure_predicate, |inst| inst.call("test", |b, s| b.call_test(s, &batch))?.map_err(error_from_wit));
         match out {
             Ok(answers) if answers.len() == records.len() => answers,

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sluice_bench::sink::LineCounter;
 use sluice_bench::{Row, env, print_table, sluice_bin, unique};
 use sluice_runtime::converters::JsonConverter;
 use sluice_schema_registry::AvroConverter;
@@ -126,8 +127,9 @@ fn pipeline(name: &str, bootstrap: &str) -> anyhow::Result<(Row, u64)> {
         .spawn()?;
     let deadline = start + Duration::from_secs(300);
     let mut done = false;
+    let mut counter = LineCounter::new(&out);
     while Instant::now() < deadline {
-        let lines = std::fs::read(&out).map(|b| bytecount(&b)).unwrap_or(0);
+        let lines = counter.lines();
         if lines >= PIPELINE {
             done = true;
             break;
@@ -142,10 +144,6 @@ fn pipeline(name: &str, bootstrap: &str) -> anyhow::Result<(Row, u64)> {
     anyhow::ensure!(done, "the {name} pipeline did not deliver {PIPELINE} records in time; see {}", dir.display());
     let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     Ok((Row { name: format!("worker: datagen → {name} → Kafka → file sink"), records: PIPELINE, bytes, elapsed, peak_rss_mib: rss }, calls))
-}
-
-fn bytecount(b: &[u8]) -> u64 {
-    b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 
 fn main() -> anyhow::Result<()> {

@@ -17,6 +17,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
+use sluice_bench::sink::LineCounter;
 use sluice_bench::{Row, env, peak_rss_mib, print_table, sluice_bin, unique};
 
 const TABLE_DDL: &str = "(id UInt64, customer String, amount Decimal(18, 2), qty Int32, ts DateTime, note String) ENGINE = MergeTree ORDER BY id";
@@ -196,9 +197,10 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let out = dir.join("sink.txt");
     let file_sink = format!("name=bench-file-sink\nconnector.class=FileStreamSink\ntopics={topic}\nfile={}\n", out.display());
+    let counter = std::sync::Arc::new(std::sync::Mutex::new(LineCounter::new(&out)));
     let (_, file_steady, file_peak, _) = run_worker(&bootstrap, &file_sink, n, move || {
-        let out = out.clone();
-        async move { std::fs::read(&out).map(|b| b.iter().filter(|c| **c == b'\n').count() as u64).unwrap_or(0) }
+        let counter = counter.clone();
+        async move { counter.lock().map(|mut c| c.lines()).unwrap_or(0) }
     })
     .await?;
 

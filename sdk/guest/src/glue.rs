@@ -32,7 +32,7 @@ fn wit<T>(r: ConnectResult<T>) -> Result<T, types::ConnectError> {
 }
 
 /// The records of a batch from the host (every entry is present).
-#[cfg(any(feature = "transform", feature = "predicate"))]
+#[cfg(feature = "predicate")]
 fn read_records(batch: &[u8]) -> ConnectResult<Vec<crate::Record>> {
     let records = sluice_sdk::record_batch::read_trusted_batch(batch).map_err(|e| sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}")))?;
     Ok(records.into_iter().flatten().collect())
@@ -135,14 +135,17 @@ pub mod transform {
         wit(with(|t: &mut T| t.configure(props_from_wit(config))))
     }
     pub fn apply<T: TransformPlugin>(batch: Vec<u8>) -> Result<Vec<u8>, types::ConnectError> {
-        let records = wit(read_records(&batch))?;
-        let size = batch.len();
-        drop(batch);
+        let (records, spans) = sluice_sdk::record_batch::read_batch_spans(&batch)
+            .map_err(|e| error_to_wit(sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}"))))?;
         with(|t: &mut T| {
-            // The output is about as large as the input.
-            let mut out = BatchWriter::with_capacity(size + size / 8);
-            for r in records {
-                out.push(t.apply(r)?.as_ref());
+            // What a transform leaves as it was is written as unchanged (not copied back).
+            let mut out = BatchWriter::with_capacity(batch.len() / 4);
+            for (r, (key, value)) in records.into_iter().zip(spans) {
+                let Some(r) = r else {
+                    out.push::<crate::Record>(None);
+                    continue;
+                };
+                out.push_against(t.apply(r)?.as_ref(), batch.get(key).zip(batch.get(value)));
             }
             Ok(out.finish())
         })
