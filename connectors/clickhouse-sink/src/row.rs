@@ -40,7 +40,17 @@ impl<'a> Fields<'a> {
                 });
                 Some((value, fs))
             }
-            Fields::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(name)).map(|(_, v)| (v, None)),
+            Fields::Map(entries) => {
+                // Schemaless JSON from one producer keeps its key order: try last time's place.
+                let idx = match entries.get(*hint) {
+                    Some((k, _)) if k.as_str() == Some(name) => *hint,
+                    _ => {
+                        *hint = entries.iter().position(|(k, _)| k.as_str() == Some(name))?;
+                        *hint
+                    }
+                };
+                Some((&entries[idx].1, None))
+            }
         }
     }
 
@@ -76,9 +86,25 @@ fn fields_of<'a>(v: &'a Value, schema: Option<&'a Schema>) -> Option<Fields<'a>>
     }
 }
 
-/// Whether a value looks like a Debezium change event.
+/// Whether a value looks like a Debezium change event: a string `op` and an `after` or a
+/// `before` field (one pass over the fields: this is asked of every record).
 pub fn is_envelope(v: &Value) -> bool {
-    get(v, "op").and_then(Value::as_str).is_some() && (get(v, "after").is_some() || get(v, "before").is_some())
+    let (mut op, mut state) = (false, false);
+    let mut see = |name: &str, value: &Value| match name {
+        "op" => op = value.as_str().is_some(),
+        "after" | "before" => state = true,
+        _ => {}
+    };
+    match v {
+        Value::Struct(s) => s.fields.iter().for_each(|(n, v)| see(n, v)),
+        Value::Map(m) => m.iter().for_each(|(k, v)| {
+            if let Some(k) = k.as_str() {
+                see(k, v)
+            }
+        }),
+        _ => {}
+    }
+    op && state
 }
 
 /// The row a record writes; `Ok(None)` for records that write nothing (tombstones, truncates).
@@ -247,6 +273,26 @@ mod tests {
         want.push(1);
         assert_eq!(enc.body, want);
         assert!(row_of(&record(Value::Null, None, 7), true).unwrap().is_none(), "tombstones write nothing");
+    }
+
+    #[test]
+    fn maps_in_any_key_order_and_envelopes_are_recognised() {
+        let map = |pairs: &[(&str, Value)]| Value::Map(pairs.iter().map(|(k, v)| (Value::from(*k), v.clone())).collect());
+        assert!(is_envelope(&map(&[("after", Value::Null), ("op", "c".into())])));
+        assert!(!is_envelope(&map(&[("op", "c".into())])), "no before or after");
+        assert!(!is_envelope(&map(&[("op", Value::Int32(1)), ("before", Value::Null)])), "op is not a string");
+        assert!(!is_envelope(&Value::Struct(Struct::new().put("after", 1i64))));
+        // Rows whose keys come in another order than the first one's still find each column.
+        let table = vec![col("id", "Int64"), col("n", "String")];
+        let a = record(map(&[("id", Value::Int64(1)), ("n", "x".into())]), None, 0);
+        let b = record(map(&[("n", "y".into()), ("id", Value::Int64(2))]), None, 1);
+        let rows = [row_of(&a, true).unwrap().unwrap(), row_of(&b, true).unwrap().unwrap()];
+        let mut enc = BatchEncoder::new(&table, &rows, "_version", "_is_deleted", 0);
+        for r in &rows {
+            enc.push(r).unwrap();
+        }
+        let want = [&1i64.to_le_bytes()[..], &[1, b'x'], &2i64.to_le_bytes(), &[1, b'y']].concat();
+        assert_eq!(enc.body, want);
     }
 
     #[test]

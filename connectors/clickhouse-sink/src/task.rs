@@ -69,6 +69,9 @@ struct Running {
     /// Exactly-once: a batch whose insert may not have finished, rebuilt exactly.
     recovery: HashMap<TopicPartition, (i64, i64)>,
     in_flight: Option<InFlight>,
+    /// The partition and buffer of the last record accepted (a batch holds long runs of one
+    /// partition: no key to build and clone per record).
+    route: Option<(TopicPartition, BufferKey)>,
     batches: u64,
     rows: u64,
 }
@@ -108,6 +111,7 @@ impl SinkTask for ClickHouseSinkTask {
             inserted: HashMap::new(),
             recovery: HashMap::new(),
             in_flight: None,
+            route: None,
             batches: 0,
             rows: 0,
         });
@@ -281,28 +285,52 @@ impl Running {
     /// Takes one record into its buffer, inserting buffers that are full (or, in recovery,
     /// complete). Records older than what the partition already accepted are dropped.
     async fn accept(&mut self, rec: SinkRecord) -> ConnectResult<()> {
-        let tp = TopicPartition::new(&rec.topic, rec.kafka_partition);
-        if self.accepted.get(&tp).is_some_and(|next| rec.kafka_offset < *next) {
+        let (tp, key) = match self.route.take() {
+            Some(route) if route.0.partition == rec.kafka_partition && route.0.topic == rec.topic => route,
+            _ => {
+                let tp = TopicPartition::new(&rec.topic, rec.kafka_partition);
+                let key: BufferKey = (self.cfg.table_for(&rec.topic), self.state.is_some().then(|| tp.clone()));
+                (tp, key)
+            }
+        };
+        let result = self.accept_routed(rec, &tp, &key).await;
+        self.route = Some((tp, key));
+        result
+    }
+
+    async fn accept_routed(&mut self, rec: SinkRecord, tp: &TopicPartition, key: &BufferKey) -> ConnectResult<()> {
+        if self.accepted.get(tp).is_some_and(|next| rec.kafka_offset < *next) {
             return Ok(());
         }
-        let key: BufferKey = (self.cfg.table_for(&rec.topic), self.state.is_some().then(|| tp.clone()));
-        let recovery = self.recovery.get(&tp).copied();
+        let recovery = self.recovery.get(tp).copied();
         if let Some((_, max)) = recovery
             && rec.kafka_offset > max
         {
-            self.finish_recovery(&key, &tp).await?;
+            self.finish_recovery(key, tp).await?;
         }
         let offset = rec.kafka_offset;
-        let buf = self.buffers.entry(key.clone()).or_insert_with(|| Buffer { records: Vec::new(), ranges: BTreeMap::new(), since: Instant::now() });
+        if !self.buffers.contains_key(key) {
+            self.buffers.insert(key.clone(), Buffer { records: Vec::new(), ranges: BTreeMap::new(), since: Instant::now() });
+        }
+        let Some(buf) = self.buffers.get_mut(key) else { return Ok(()) };
         buf.records.push(rec);
-        let range = buf.ranges.entry(tp.clone()).or_insert((offset, offset));
-        range.1 = offset;
+        match buf.ranges.get_mut(tp) {
+            Some(range) => range.1 = offset,
+            None => {
+                buf.ranges.insert(tp.clone(), (offset, offset));
+            }
+        }
         let full = buf.records.len() >= self.cfg.buffer_count;
-        self.accepted.insert(tp.clone(), offset + 1);
+        match self.accepted.get_mut(tp) {
+            Some(next) => *next = offset + 1,
+            None => {
+                self.accepted.insert(tp.clone(), offset + 1);
+            }
+        }
         match recovery {
-            Some((_, max)) if offset >= max => self.finish_recovery(&key, &tp).await,
+            Some((_, max)) if offset >= max => self.finish_recovery(key, tp).await,
             Some(_) => Ok(()),
-            None if full => self.flush(&key).await,
+            None if full => self.flush(key).await,
             None => Ok(()),
         }
     }
