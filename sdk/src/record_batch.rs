@@ -89,8 +89,8 @@ impl BatchWriter {
 
     /// Appends a transform's output record, writing the parts of its key and value that are
     /// unchanged from its input as such (`value_bytes::encode_against`): `before` is the input
-    /// record's key and value in the batch the transform was given, as [`read_batch_spans`]
-    /// found them.
+    /// record's key and value in the batch the transform was given, as [`BatchReader`]
+    /// gave them.
     pub fn push_against<R: ConnectRecord>(&mut self, record: Option<&R>, before: Option<(&[u8], &[u8])>) {
         self.count += 1;
         let Some(r) = record else {
@@ -158,58 +158,98 @@ pub type Spans = (std::ops::Range<usize>, std::ops::Range<usize>);
 
 /// The records of a batch, `None` where a record was dropped.
 pub fn read_batch(bytes: &[u8]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, false, &mut [] as &mut [BatchRecord], None)
+    read(bytes, false, &mut [] as &mut [BatchRecord])
 }
 
 /// The records of a batch written by a party the reader trusts (a guest reading its host's
 /// batch): as [`read_batch`], without checking that strings are UTF-8.
 pub fn read_trusted_batch(bytes: &[u8]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, true, &mut [] as &mut [BatchRecord], None)
+    read(bytes, true, &mut [] as &mut [BatchRecord])
 }
 
-/// As [`read_trusted_batch`], plus where each record's key and value are in `bytes` (for
-/// [`BatchWriter::push_against`]).
-pub fn read_batch_spans(bytes: &[u8]) -> Result<(Vec<Option<BatchRecord>>, Vec<Spans>), String> {
-    let mut spans = Vec::new();
-    let records = read(bytes, true, &mut [] as &mut [BatchRecord], Some(&mut spans))?;
-    Ok((records, spans))
+/// Reads a batch one record at a time, so that a guest transforms each record while its bytes
+/// are in the cache and reuses the memory of the one before (a whole decoded batch is twice the
+/// batch). Records are trusted as [`read_trusted_batch`] trusts them.
+pub struct BatchReader<'a> {
+    records: Reader<'a>,
+    schemas: Vec<SchemaRef>,
+    left: usize,
+}
+
+impl<'a> BatchReader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Result<BatchReader<'a>, String> {
+        Self::open(bytes, true)
+    }
+
+    fn open(bytes: &'a [u8], trusted: bool) -> Result<BatchReader<'a>, String> {
+        let mut head = Reader::new(bytes);
+        let count = head.len()?;
+        let records_len = head.len()?;
+        let records = head.take(records_len).map_err(|_| format!("records section of {records_len} bytes exceeds the batch"))?;
+        let n = head.count(5)?;
+        let mut schemas = Vec::with_capacity(n);
+        for i in 0..n {
+            let text = head.string()?;
+            schemas.push(schema_of_text(&text).map_err(|e| format!("schema {} of the batch: {e}", i + 1))?);
+        }
+        if head.remaining() != 0 {
+            return Err(format!("{} bytes after the batch", head.remaining()));
+        }
+        if count > records.len() {
+            return Err(format!("count {count} exceeds the records section"));
+        }
+        let records = if trusted { Reader::trusting(records) } else { Reader::new(records) };
+        Ok(BatchReader { records, schemas, left: count })
+    }
+
+    /// How many records are left.
+    pub fn len(&self) -> usize {
+        self.left
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The next record (`None`: dropped) and where its key and value are in the batch's bytes
+    /// (for [`BatchWriter::push_against`]); after the last, checks that nothing follows.
+    pub fn next_record(&mut self) -> Result<(Option<BatchRecord>, Spans), String> {
+        self.next_like::<BatchRecord>(None)
+    }
+
+    fn next_like<R: ConnectRecord>(&mut self, like: Option<&mut R>) -> Result<(Option<BatchRecord>, Spans), String> {
+        if self.left == 0 {
+            return Err("read past the batch's last record".into());
+        }
+        self.left -= 1;
+        let mut spans = (0..0, 0..0);
+        let record = read_record(&mut self.records, &self.schemas, like, &mut spans)?;
+        if self.left == 0 && self.records.remaining() != 0 {
+            return Err(format!("{} bytes after the last record", self.records.remaining()));
+        }
+        Ok((record, spans))
+    }
 }
 
 /// The records of a transform's output batch, whose i-th entry is the transformed `like[i]`:
 /// unchanged strings, bytes and field names of keys and values are taken from `like` (left
 /// emptied where taken) instead of being copied.
 pub fn read_batch_like<R: ConnectRecord>(bytes: &[u8], like: &mut [R]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, false, like, None)
+    read(bytes, false, like)
 }
 
 /// Where the records section starts in a batch.
 const RECORDS_AT: usize = 8;
 
-fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R], mut spans: Option<&mut Vec<Spans>>) -> Result<Vec<Option<BatchRecord>>, String> {
-    let mut head = Reader::new(bytes);
-    let count = head.len()?;
-    let records_len = head.len()?;
-    let records = head.take(records_len).map_err(|_| format!("records section of {records_len} bytes exceeds the batch"))?;
-    let n = head.count(5)?;
-    let mut schemas = Vec::with_capacity(n);
-    for i in 0..n {
-        let text = head.string()?;
-        schemas.push(schema_of_text(&text).map_err(|e| format!("schema {} of the batch: {e}", i + 1))?);
+fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R]) -> Result<Vec<Option<BatchRecord>>, String> {
+    let mut reader = BatchReader::open(bytes, trusted)?;
+    if reader.is_empty() && reader.records.remaining() != 0 {
+        return Err(format!("{} bytes after the last record", reader.records.remaining()));
     }
-    if head.remaining() != 0 {
-        return Err(format!("{} bytes after the batch", head.remaining()));
-    }
-    let mut r = if trusted { Reader::trusting(records) } else { Reader::new(records) };
-    if count > records.len() {
-        return Err(format!("count {count} exceeds the records section"));
-    }
-    let mut out = Vec::with_capacity(count);
+    let mut out = Vec::with_capacity(reader.len());
     let mut like = like.iter_mut();
-    for _ in 0..count {
-        out.push(read_record(&mut r, &schemas, like.next(), spans.as_deref_mut())?);
-    }
-    if r.remaining() != 0 {
-        return Err(format!("{} bytes after the last record", r.remaining()));
+    while !reader.is_empty() {
+        out.push(reader.next_like(like.next())?.0);
     }
     Ok(out)
 }
@@ -227,15 +267,10 @@ fn read_data(r: &mut Reader<'_>, schemas: &[SchemaRef], like: Option<&mut Value>
     Ok((schema, value))
 }
 
-fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut like: Option<&mut R>, spans: Option<&mut Vec<Spans>>) -> Result<Option<BatchRecord>, String> {
+fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut like: Option<&mut R>, spans: &mut Spans) -> Result<Option<BatchRecord>, String> {
     let at = r.pos;
     match r.take(1)?[0] {
-        0 => {
-            if let Some(spans) = spans {
-                spans.push((0..0, 0..0));
-            }
-            return Ok(None);
-        }
+        0 => return Ok(None),
         1 => {}
         other => return Err(format!("record marker {other} at byte {at}")),
     }
@@ -248,12 +283,8 @@ fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut 
         0 => None,
         _ => Some(i64::from_le_bytes(r.array()?)),
     };
-    let (mut key_span, mut value_span) = (0..0, 0..0);
-    let (key_schema, key) = read_data(r, schemas, like.as_deref_mut().map(|l| l.key_mut()), &mut key_span)?;
-    let (value_schema, value) = read_data(r, schemas, like.map(|l| l.value_mut()), &mut value_span)?;
-    if let Some(spans) = spans {
-        spans.push((key_span, value_span));
-    }
+    let (key_schema, key) = read_data(r, schemas, like.as_deref_mut().map(|l| l.key_mut()), &mut spans.0)?;
+    let (value_schema, value) = read_data(r, schemas, like.map(|l| l.value_mut()), &mut spans.1)?;
     let n = r.count(9)?;
     let mut headers = Headers(Vec::with_capacity(n));
     for _ in 0..n {
@@ -310,11 +341,12 @@ mod tests {
             r.value = Value::Struct(Struct::new().put("id", Value::Int64(1)).put("name", Value::String("x".repeat(300))));
         }
         let batch = write_batch(input.iter());
-        let (read, spans) = read_batch_spans(&batch).unwrap();
-        assert_eq!(spans.len(), 4);
+        let mut reader = BatchReader::new(&batch).unwrap();
+        assert_eq!(reader.len(), 4);
         let mut w = BatchWriter::with_capacity(0);
         let mut expected = Vec::new();
-        for (i, (r, (k, v))) in read.into_iter().zip(spans).enumerate() {
+        for i in 0..4 {
+            let (r, (k, v)) = reader.next_record().unwrap();
             let mut r = r.unwrap();
             if i == 1 {
                 w.push_against::<BatchRecord>(None, None);
@@ -329,6 +361,7 @@ mod tests {
             w.push_against(Some(&r), Some((&batch[k], &batch[v])));
             expected.push(Some(r));
         }
+        assert!(reader.next_record().is_err(), "read past the end");
         let out = w.finish();
         assert!(out.len() < batch.len() / 2, "unchanged names were copied back: {} of {}", out.len(), batch.len());
         assert_eq!(read_batch_like(&out, &mut input).unwrap(), expected);

@@ -126,7 +126,7 @@ pub mod sink {
 pub mod transform {
     use super::*;
     use crate::plugins::TransformPlugin;
-    use sluice_sdk::record_batch::BatchWriter;
+    use sluice_sdk::record_batch::{BatchReader, BatchWriter};
 
     pub fn info<T: TransformPlugin>() -> types::PluginInfo {
         plugin_info(T::NAME, T::VERSION, types::PluginKind::Transform, T::config_def())
@@ -135,12 +135,14 @@ pub mod transform {
         wit(with(|t: &mut T| t.configure(props_from_wit(config))))
     }
     pub fn apply<T: TransformPlugin>(batch: Vec<u8>) -> Result<Vec<u8>, types::ConnectError> {
-        let (records, spans) = sluice_sdk::record_batch::read_batch_spans(&batch)
-            .map_err(|e| error_to_wit(sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}"))))?;
+        let malformed = |e: String| sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}"));
+        let mut records = BatchReader::new(&batch).map_err(malformed).map_err(error_to_wit)?;
         with(|t: &mut T| {
-            // What a transform leaves as it was is written as unchanged (not copied back).
+            // One record at a time: decoded, transformed and written while its bytes are in
+            // the cache; what the transform left as it was is written as unchanged.
             let mut out = BatchWriter::with_capacity(batch.len() / 4);
-            for (r, (key, value)) in records.into_iter().zip(spans) {
+            while !records.is_empty() {
+                let (r, (key, value)) = records.next_record().map_err(malformed)?;
                 let Some(r) = r else {
                     out.push::<crate::Record>(None);
                     continue;
