@@ -217,6 +217,48 @@ impl<'a> BatchReader<'a> {
         self.next_like::<BatchRecord>(None)
     }
 
+    /// As [`BatchReader::next_record`], decoding into `scratch` (typically the record the
+    /// transform returned for the one before): its strings, bytes and vectors are reused.
+    pub fn next_record_reusing(&mut self, scratch: Option<BatchRecord>) -> Result<(Option<BatchRecord>, Spans), String> {
+        let Some(mut rec) = scratch else { return self.next_record() };
+        if self.left == 0 {
+            return Err("read past the batch's last record".into());
+        }
+        self.left -= 1;
+        let mut spans = (0..0, 0..0);
+        let r = &mut self.records;
+        let at = r.pos;
+        let present = match r.take(1)?[0] {
+            0 => false,
+            1 => true,
+            other => return Err(format!("record marker {other} at byte {at}")),
+        };
+        if present {
+            r.string_into(&mut rec.topic)?;
+            rec.partition = match r.take(1)?[0] {
+                0 => None,
+                _ => Some(i32::from_le_bytes(r.array()?)),
+            };
+            rec.timestamp = match r.take(1)?[0] {
+                0 => None,
+                _ => Some(i64::from_le_bytes(r.array()?)),
+            };
+            rec.key_schema = read_data_into(r, &self.schemas, &mut rec.key, &mut spans.0)?;
+            rec.value_schema = read_data_into(r, &self.schemas, &mut rec.value, &mut spans.1)?;
+            let n = r.count(9)?;
+            rec.headers.0.clear();
+            for _ in 0..n {
+                let key = r.string()?;
+                let (schema, value) = read_data(r, &self.schemas, None, &mut (0..0))?;
+                rec.headers.0.push(Header { key, schema, value });
+            }
+        }
+        if self.left == 0 && self.records.remaining() != 0 {
+            return Err(format!("{} bytes after the last record", self.records.remaining()));
+        }
+        Ok((present.then_some(rec), spans))
+    }
+
     fn next_like<R: ConnectRecord>(&mut self, like: Option<&mut R>) -> Result<(Option<BatchRecord>, Spans), String> {
         if self.left == 0 {
             return Err("read past the batch's last record".into());
@@ -254,13 +296,27 @@ fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R]) -> Result
     Ok(out)
 }
 
-/// A key, value or header value; `span` gets where its value's bytes are in the batch.
-fn read_data(r: &mut Reader<'_>, schemas: &[SchemaRef], like: Option<&mut Value>, span: &mut std::ops::Range<usize>) -> Result<(Option<SchemaRef>, Value), String> {
+/// A key or value decoded into `slot`; returns its schema; `span` gets where its bytes are.
+fn read_data_into(r: &mut Reader<'_>, schemas: &[SchemaRef], slot: &mut Value, span: &mut std::ops::Range<usize>) -> Result<Option<SchemaRef>, String> {
+    let schema = schema_ref(r, schemas)?;
+    let start = r.pos;
+    r.value_into(0, slot)?;
+    *span = RECORDS_AT + start..RECORDS_AT + r.pos;
+    Ok(schema)
+}
+
+/// A schema reference: none, or an entry of the batch's schema table.
+fn schema_ref(r: &mut Reader<'_>, schemas: &[SchemaRef]) -> Result<Option<SchemaRef>, String> {
     let at = r.pos;
-    let schema = match r.len()? {
+    Ok(match r.len()? {
         0 => None,
         i => Some(schemas.get(i - 1).cloned().ok_or_else(|| format!("schema {i} at byte {at} is not in the batch's table of {}", schemas.len()))?),
-    };
+    })
+}
+
+/// A key, value or header value; `span` gets where its value's bytes are in the batch.
+fn read_data(r: &mut Reader<'_>, schemas: &[SchemaRef], like: Option<&mut Value>, span: &mut std::ops::Range<usize>) -> Result<(Option<SchemaRef>, Value), String> {
+    let schema = schema_ref(r, schemas)?;
     let start = r.pos;
     let value = r.value_like(0, like)?;
     *span = RECORDS_AT + start..RECORDS_AT + r.pos;
@@ -366,6 +422,26 @@ mod tests {
         assert!(out.len() < batch.len() / 2, "unchanged names were copied back: {} of {}", out.len(), batch.len());
         assert_eq!(read_batch_like(&out, &mut input).unwrap(), expected);
         assert!(read_batch(&out).is_err(), "markers need the input");
+    }
+
+    #[test]
+    fn reading_into_the_record_before_gives_the_same_records() {
+        let schema = Schema::struct_builder().name("Row").field("id", Schema::int64()).field("name", Schema::string()).build();
+        let records: Vec<BatchRecord> = (0..6).map(|i| record(i, &schema)).collect();
+        let mut w = BatchWriter::with_capacity(0);
+        for (i, r) in records.iter().enumerate() {
+            w.push((i != 3).then_some(r));
+        }
+        let batch = w.finish();
+        let (mut plain, mut reusing) = (BatchReader::new(&batch).unwrap(), BatchReader::new(&batch).unwrap());
+        let mut scratch = Some(record(99, &schema));
+        for _ in 0..6 {
+            let want = plain.next_record().unwrap();
+            let got = reusing.next_record_reusing(scratch.take()).unwrap();
+            assert_eq!(got, want);
+            scratch = got.0.or_else(|| Some(record(98, &schema)));
+        }
+        assert!(reusing.next_record_reusing(scratch).is_err(), "read past the end");
     }
 
     #[test]

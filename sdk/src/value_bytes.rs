@@ -317,11 +317,76 @@ impl<'a> Reader<'a> {
         if let Some(like) = like.filter(|l| l.as_bytes() == bytes) {
             return Ok(std::mem::take(like));
         }
+        self.text(bytes, at).map(str::to_string)
+    }
+
+    /// `bytes` (read from byte `at`) as text: checked unless trusted.
+    fn text(&self, bytes: &'a [u8], at: usize) -> Result<&'a str, String> {
         if self.trusted {
             // SAFETY: a trusted writer wrote these bytes from a `str` (see `trusted`).
-            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) }.to_string());
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
         }
-        std::str::from_utf8(bytes).map(str::to_string).map_err(|e| format!("string at byte {at} is not UTF-8: {e}"))
+        std::str::from_utf8(bytes).map_err(|e| format!("string at byte {at} is not UTF-8: {e}"))
+    }
+
+    /// A string into `slot`, reusing its buffer.
+    pub(crate) fn string_into(&mut self, slot: &mut String) -> Result<(), String> {
+        let n = self.len()?;
+        let at = self.pos;
+        let bytes = self.take(n)?;
+        let text = self.text(bytes, at)?;
+        slot.clear();
+        slot.push_str(text);
+        Ok(())
+    }
+
+    /// The next value into `slot`, reusing its strings, bytes and vectors where the shapes
+    /// match: a guest decoding record after record of one shape into the record before
+    /// allocates almost nothing. On error `slot` holds a partly decoded value.
+    pub(crate) fn value_into(&mut self, depth: usize, slot: &mut Value) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH}"));
+        }
+        let at = self.pos;
+        match (self.take(1)?[0], slot) {
+            (9, Value::String(s)) => self.string_into(s)?,
+            (10, Value::Bytes(b)) => {
+                let n = self.len()?;
+                b.clear();
+                b.extend_from_slice(self.take(n)?);
+            }
+            (11, Value::Array(items)) => {
+                let n = self.count(1)?;
+                items.truncate(n);
+                for i in 0..n {
+                    match items.get_mut(i) {
+                        Some(item) => self.value_into(depth + 1, item)?,
+                        None => items.push(self.value(depth + 1)?),
+                    }
+                }
+            }
+            (13, Value::Struct(st)) => {
+                let n = self.count(5)?;
+                st.fields.truncate(n);
+                for i in 0..n {
+                    match st.fields.get_mut(i) {
+                        Some((name, value)) => {
+                            self.string_into(name)?;
+                            self.value_into(depth + 1, value)?;
+                        }
+                        None => {
+                            let name = self.string()?;
+                            st.fields.push((name, self.value(depth + 1)?));
+                        }
+                    }
+                }
+            }
+            (_, slot) => {
+                self.pos = at;
+                *slot = self.value(depth)?;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn value(&mut self, depth: usize) -> Result<Value, String> {
@@ -493,6 +558,26 @@ mod tests {
             }
         }
         assert!(!same_bytes(&a[..10], &a[..11]));
+    }
+
+    #[test]
+    fn decoding_into_an_earlier_value_gives_the_same_value() {
+        let values = [
+            Value::Struct(Struct::new().put("id", Value::Int64(1)).put("s", Value::String("long text".into())).put("b", Value::Bytes(vec![1, 2, 3]))),
+            Value::Struct(Struct::new().put("id", Value::Int64(2)).put("s", Value::String("x".into()))),
+            Value::Struct(Struct::new().put("a", Value::Array(vec![Value::Int8(1), Value::String("y".into())])).put("m", Value::Map(vec![(Value::Int8(1), Value::Null)])).put("z", Value::Null).put("w", Value::Boolean(true))),
+            Value::Array(vec![Value::String("q".into())]),
+            Value::String("plain".into()),
+        ];
+        let mut slot = Value::Null;
+        for v in values.iter().chain(values.iter().rev()) {
+            let bytes = to_bytes(v);
+            let mut r = Reader::new(&bytes);
+            r.value_into(0, &mut slot).unwrap();
+            assert_eq!((&slot, r.remaining()), (v, 0));
+        }
+        assert!(Reader::new(&[9, 2, 0, 0, 0, 0xff, 0xfe]).value_into(0, &mut Value::String(String::new())).unwrap_err().contains("not UTF-8"));
+        assert!(Reader::new(&[14]).value_into(0, &mut Value::Null).unwrap_err().contains("marked unchanged"));
     }
 
     #[test]

@@ -140,14 +140,17 @@ pub mod transform {
         with(|t: &mut T| {
             // One record at a time: decoded, transformed and written while its bytes are in
             // the cache; what the transform left as it was is written as unchanged.
+            // Each record is decoded into the one the transform returned before it.
             let mut out = BatchWriter::with_capacity(batch.len() / 4);
+            let mut scratch = None;
             while !records.is_empty() {
-                let (r, (key, value)) = records.next_record().map_err(malformed)?;
+                let (r, (key, value)) = records.next_record_reusing(scratch.take()).map_err(malformed)?;
                 let Some(r) = r else {
                     out.push::<crate::Record>(None);
                     continue;
                 };
-                out.push_against(t.apply(r)?.as_ref(), batch.get(key).zip(batch.get(value)));
+                scratch = t.apply(r)?;
+                out.push_against(scratch.as_ref(), batch.get(key).zip(batch.get(value)));
             }
             Ok(out.finish())
         })
