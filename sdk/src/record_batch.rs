@@ -145,8 +145,13 @@ pub fn estimated_len<R: ConnectRecord>(r: &R) -> usize {
 }
 
 /// The bytes of a batch of `records` (all present).
-pub fn write_batch<'a, R: ConnectRecord>(records: impl Iterator<Item = &'a R> + Clone) -> Vec<u8> {
-    let mut w = BatchWriter::with_capacity(records.clone().map(estimated_len).sum());
+pub fn write_batch<'a, R: ConnectRecord + 'a>(records: impl Iterator<Item = &'a R> + Clone) -> Vec<u8> {
+    write_batch_sized(records.clone(), records.map(estimated_len).sum())
+}
+
+/// As [`write_batch`], for a caller that already added up the records' [`estimated_len`].
+pub fn write_batch_sized<'a, R: ConnectRecord + 'a>(records: impl Iterator<Item = &'a R>, bytes: usize) -> Vec<u8> {
+    let mut w = BatchWriter::with_capacity(bytes);
     for r in records {
         w.push(Some(r));
     }
@@ -198,6 +203,9 @@ impl<'a> BatchReader<'a> {
         if count > records.len() {
             return Err(format!("count {count} exceeds the records section"));
         }
+        if count == 0 && !records.is_empty() {
+            return Err(format!("{} bytes after the last record", records.len()));
+        }
         let records = if trusted { Reader::trusting(records) } else { Reader::new(records) };
         Ok(BatchReader { records, schemas, left: count })
     }
@@ -220,52 +228,22 @@ impl<'a> BatchReader<'a> {
     /// As [`BatchReader::next_record`], decoding into `scratch` (typically the record the
     /// transform returned for the one before): its strings, bytes and vectors are reused.
     pub fn next_record_reusing(&mut self, scratch: Option<BatchRecord>) -> Result<(Option<BatchRecord>, Spans), String> {
-        let Some(mut rec) = scratch else { return self.next_record() };
-        if self.left == 0 {
-            return Err("read past the batch's last record".into());
-        }
-        self.left -= 1;
-        let mut spans = (0..0, 0..0);
-        let r = &mut self.records;
-        let at = r.pos;
-        let present = match r.take(1)?[0] {
-            0 => false,
-            1 => true,
-            other => return Err(format!("record marker {other} at byte {at}")),
-        };
-        if present {
-            r.string_into(&mut rec.topic)?;
-            rec.partition = match r.take(1)?[0] {
-                0 => None,
-                _ => Some(i32::from_le_bytes(r.array()?)),
-            };
-            rec.timestamp = match r.take(1)?[0] {
-                0 => None,
-                _ => Some(i64::from_le_bytes(r.array()?)),
-            };
-            rec.key_schema = read_data_into(r, &self.schemas, &mut rec.key, &mut spans.0)?;
-            rec.value_schema = read_data_into(r, &self.schemas, &mut rec.value, &mut spans.1)?;
-            let n = r.count(9)?;
-            rec.headers.0.clear();
-            for _ in 0..n {
-                let key = r.string()?;
-                let (schema, value) = read_data(r, &self.schemas, None, &mut (0..0))?;
-                rec.headers.0.push(Header { key, schema, value });
-            }
-        }
-        if self.left == 0 && self.records.remaining() != 0 {
-            return Err(format!("{} bytes after the last record", self.records.remaining()));
-        }
-        Ok((present.then_some(rec), spans))
+        let Some(rec) = scratch else { return self.next_record() };
+        self.step(|r, schemas, spans| read_record_into(r, schemas, rec, spans))
     }
 
     fn next_like<R: ConnectRecord>(&mut self, like: Option<&mut R>) -> Result<(Option<BatchRecord>, Spans), String> {
+        self.step(|r, schemas, spans| read_record(r, schemas, like, spans))
+    }
+
+    /// Reads one record with `read`, counting it and checking that nothing follows the last.
+    fn step(&mut self, read: impl FnOnce(&mut Reader<'a>, &[SchemaRef], &mut Spans) -> Result<Option<BatchRecord>, String>) -> Result<(Option<BatchRecord>, Spans), String> {
         if self.left == 0 {
             return Err("read past the batch's last record".into());
         }
         self.left -= 1;
         let mut spans = (0..0, 0..0);
-        let record = read_record(&mut self.records, &self.schemas, like, &mut spans)?;
+        let record = read(&mut self.records, &self.schemas, &mut spans)?;
         if self.left == 0 && self.records.remaining() != 0 {
             return Err(format!("{} bytes after the last record", self.records.remaining()));
         }
@@ -285,9 +263,6 @@ const RECORDS_AT: usize = 8;
 
 fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R]) -> Result<Vec<Option<BatchRecord>>, String> {
     let mut reader = BatchReader::open(bytes, trusted)?;
-    if reader.is_empty() && reader.records.remaining() != 0 {
-        return Err(format!("{} bytes after the last record", reader.records.remaining()));
-    }
     let mut out = Vec::with_capacity(reader.len());
     let mut like = like.iter_mut();
     while !reader.is_empty() {
@@ -323,32 +298,62 @@ fn read_data(r: &mut Reader<'_>, schemas: &[SchemaRef], like: Option<&mut Value>
     Ok((schema, value))
 }
 
-fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut like: Option<&mut R>, spans: &mut Spans) -> Result<Option<BatchRecord>, String> {
+/// A record's marker: whether it is present (`false`: dropped by a transform).
+fn present(r: &mut Reader<'_>) -> Result<bool, String> {
     let at = r.pos;
     match r.take(1)?[0] {
-        0 => return Ok(None),
-        1 => {}
-        other => return Err(format!("record marker {other} at byte {at}")),
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(format!("record marker {other} at byte {at}")),
     }
-    let topic = r.string()?;
-    let partition = match r.take(1)?[0] {
-        0 => None,
-        _ => Some(i32::from_le_bytes(r.array()?)),
-    };
-    let timestamp = match r.take(1)?[0] {
-        0 => None,
-        _ => Some(i64::from_le_bytes(r.array()?)),
-    };
-    let (key_schema, key) = read_data(r, schemas, like.as_deref_mut().map(|l| l.key_mut()), &mut spans.0)?;
-    let (value_schema, value) = read_data(r, schemas, like.map(|l| l.value_mut()), &mut spans.1)?;
+}
+
+/// An optional fixed-size field: a presence byte, then `N` bytes.
+fn optional<const N: usize>(r: &mut Reader<'_>) -> Result<Option<[u8; N]>, String> {
+    match r.take(1)?[0] {
+        0 => Ok(None),
+        _ => r.array().map(Some),
+    }
+}
+
+fn read_headers(r: &mut Reader<'_>, schemas: &[SchemaRef], headers: &mut Headers) -> Result<(), String> {
     let n = r.count(9)?;
-    let mut headers = Headers(Vec::with_capacity(n));
+    headers.0.clear();
+    headers.0.reserve(n);
     for _ in 0..n {
         let key = r.string()?;
         let (schema, value) = read_data(r, schemas, None, &mut (0..0))?;
         headers.0.push(Header { key, schema, value });
     }
+    Ok(())
+}
+
+fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut like: Option<&mut R>, spans: &mut Spans) -> Result<Option<BatchRecord>, String> {
+    if !present(r)? {
+        return Ok(None);
+    }
+    let topic = r.string()?;
+    let partition = optional(r)?.map(i32::from_le_bytes);
+    let timestamp = optional(r)?.map(i64::from_le_bytes);
+    let (key_schema, key) = read_data(r, schemas, like.as_deref_mut().map(|l| l.key_mut()), &mut spans.0)?;
+    let (value_schema, value) = read_data(r, schemas, like.map(|l| l.value_mut()), &mut spans.1)?;
+    let mut headers = Headers(Vec::new());
+    read_headers(r, schemas, &mut headers)?;
     Ok(Some(BatchRecord { topic, partition, key_schema, key, value_schema, value, timestamp, headers }))
+}
+
+/// As [`read_record`], decoding into `rec`'s own strings, bytes and vectors.
+fn read_record_into(r: &mut Reader<'_>, schemas: &[SchemaRef], mut rec: BatchRecord, spans: &mut Spans) -> Result<Option<BatchRecord>, String> {
+    if !present(r)? {
+        return Ok(None);
+    }
+    r.string_into(&mut rec.topic)?;
+    rec.partition = optional(r)?.map(i32::from_le_bytes);
+    rec.timestamp = optional(r)?.map(i64::from_le_bytes);
+    rec.key_schema = read_data_into(r, schemas, &mut rec.key, &mut spans.0)?;
+    rec.value_schema = read_data_into(r, schemas, &mut rec.value, &mut spans.1)?;
+    read_headers(r, schemas, &mut rec.headers)?;
+    Ok(Some(rec))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! each string or bytes value equal to the one at its place in the input as tag 14, so the
 //! unchanged bulk of a record is neither copied out of the guest nor compared by the host,
 //! which takes the value it sent ([`from_bytes_like`]).
+//!
 //! Decoding trusts nothing: it checks every length against what is left, caps nesting at
 //! [`MAX_DEPTH`] and never allocates more than the input could hold.
 
@@ -267,7 +268,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Moves past one value without decoding it.
-    pub(crate) fn skip(&mut self, depth: usize) -> Result<(), String> {
+    fn skip(&mut self, depth: usize) -> Result<(), String> {
         if depth > MAX_DEPTH {
             return Err(format!("nested deeper than {MAX_DEPTH}"));
         }

@@ -13,7 +13,7 @@ use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Predicat
 
 use crate::bindings::predicate::Predicate as PredicateWorld;
 use crate::bindings::transform::Transform as TransformWorld;
-use sluice_sdk::record_batch::{BatchRecord, BatchWriter, estimated_len, read_batch_like};
+use sluice_sdk::record_batch::{BatchRecord, estimated_len, read_batch_like, write_batch_sized};
 
 use crate::convert::{error_from_wit, props_to_wit};
 use crate::instance::Instance;
@@ -150,19 +150,10 @@ fn chunk_lens(sizes: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
     lens
 }
 
-/// The batch of `records`, about `bytes` long (the sizes were added up once, for chunking).
-fn batch_of<'a, R: ConnectRecord + 'a>(records: impl Iterator<Item = &'a R>, bytes: usize) -> Vec<u8> {
-    let mut w = BatchWriter::with_capacity(bytes);
-    for r in records {
-        w.push(Some(r));
-    }
-    w.finish()
-}
-
 impl<R: ConnectRecord> WasmTransform<R> {
     fn apply_chunk(&self, mut records: Vec<R>, bytes: usize) -> Vec<ConnectResult<Option<R>>> {
         let n = records.len();
-        let batch = batch_of(records.iter(), bytes);
+        let batch = write_batch_sized(records.iter(), bytes);
         let name = &self.inner.plugin.name;
         let out = self.inner.with(build_transform, configure_transform, |inst| {
             let bytes = inst.call("apply", |b, s| b.call_apply(s, &batch))?.map_err(error_from_wit)?;
@@ -247,7 +238,7 @@ impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
 
 impl<R: ConnectRecord> WasmPredicate<R> {
     fn test_chunk(&self, records: &[&R], bytes: usize) -> Vec<bool> {
-        let batch = batch_of(records.iter().copied(), bytes);
+        let batch = write_batch_sized(records.iter().copied(), bytes);
         let out = self.inner.with(build_predicate, configure_predicate, |inst| inst.call("test", |b, s| b.call_test(s, &batch))?.map_err(error_from_wit));
         match out {
             Ok(answers) if answers.len() == records.len() => answers,

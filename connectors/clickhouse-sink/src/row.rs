@@ -26,13 +26,7 @@ impl<'a> Fields<'a> {
     fn get(&self, name: &str, hint: &mut usize) -> Option<(&'a Value, Option<&'a Schema>)> {
         match self {
             Fields::Struct(s, schema) => {
-                let idx = match s.fields.get(*hint) {
-                    Some((n, _)) if n == name => *hint,
-                    _ => {
-                        *hint = s.fields.iter().position(|(n, _)| n == name)?;
-                        *hint
-                    }
-                };
+                let idx = position_at(&s.fields, hint, |(n, _)| n == name)?;
                 let value = &s.fields[idx].1;
                 let fs = schema.and_then(|sc| match sc.fields.get(idx) {
                     Some(f) if f.name == name => Some(&*f.schema),
@@ -40,17 +34,8 @@ impl<'a> Fields<'a> {
                 });
                 Some((value, fs))
             }
-            Fields::Map(entries) => {
-                // Schemaless JSON from one producer keeps its key order: try last time's place.
-                let idx = match entries.get(*hint) {
-                    Some((k, _)) if k.as_str() == Some(name) => *hint,
-                    _ => {
-                        *hint = entries.iter().position(|(k, _)| k.as_str() == Some(name))?;
-                        *hint
-                    }
-                };
-                Some((&entries[idx].1, None))
-            }
+            // Schemaless JSON from one producer keeps its key order too.
+            Fields::Map(entries) => position_at(entries, hint, |(k, _)| k.as_str() == Some(name)).map(|idx| (&entries[idx].1, None)),
         }
     }
 
@@ -61,6 +46,15 @@ impl<'a> Fields<'a> {
             Fields::Map(_) => None,
         }
     }
+}
+
+/// The position of the first item that `is`, trying `hint` (its position last time) first;
+/// `hint` is updated.
+fn position_at<T>(items: &[T], hint: &mut usize, is: impl Fn(&T) -> bool) -> Option<usize> {
+    if !items.get(*hint).is_some_and(&is) {
+        *hint = items.iter().position(is)?;
+    }
+    Some(*hint)
 }
 
 /// One record as a row.

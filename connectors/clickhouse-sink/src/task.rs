@@ -41,6 +41,21 @@ struct Buffer {
     since: Instant,
 }
 
+impl Buffer {
+    /// Appends a record of partition `tp`; returns how many records the buffer holds.
+    fn add(&mut self, tp: &TopicPartition, rec: SinkRecord) -> usize {
+        let offset = rec.kafka_offset;
+        self.records.push(rec);
+        match self.ranges.get_mut(tp) {
+            Some(range) => range.1 = offset,
+            None => {
+                self.ranges.insert(tp.clone(), (offset, offset));
+            }
+        }
+        self.records.len()
+    }
+}
+
 /// An insert running in the background (at most one).
 struct InFlight {
     key: BufferKey,
@@ -309,18 +324,16 @@ impl Running {
             self.finish_recovery(key, tp).await?;
         }
         let offset = rec.kafka_offset;
-        if !self.buffers.contains_key(key) {
-            self.buffers.insert(key.clone(), Buffer { records: Vec::new(), ranges: BTreeMap::new(), since: Instant::now() });
-        }
-        let Some(buf) = self.buffers.get_mut(key) else { return Ok(()) };
-        buf.records.push(rec);
-        match buf.ranges.get_mut(tp) {
-            Some(range) => range.1 = offset,
+        let buffered = match self.buffers.get_mut(key) {
+            Some(buf) => buf.add(tp, rec),
             None => {
-                buf.ranges.insert(tp.clone(), (offset, offset));
+                let mut buf = Buffer { records: Vec::new(), ranges: BTreeMap::new(), since: Instant::now() };
+                let n = buf.add(tp, rec);
+                self.buffers.insert(key.clone(), buf);
+                n
             }
-        }
-        let full = buf.records.len() >= self.cfg.buffer_count;
+        };
+        let full = buffered >= self.cfg.buffer_count;
         match self.accepted.get_mut(tp) {
             Some(next) => *next = offset + 1,
             None => {

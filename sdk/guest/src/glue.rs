@@ -138,9 +138,8 @@ pub mod transform {
         let malformed = |e: String| sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}"));
         let mut records = BatchReader::new(&batch).map_err(malformed).map_err(error_to_wit)?;
         with(|t: &mut T| {
-            // One record at a time: decoded, transformed and written while its bytes are in
-            // the cache; what the transform left as it was is written as unchanged.
-            // Each record is decoded into the one the transform returned before it.
+            // One record at a time, decoded into the one the transform returned before it and
+            // written while in the cache; what the transform left as it was goes back as unchanged.
             let mut out = BatchWriter::with_capacity(batch.len() / 4);
             let mut scratch = None;
             while !records.is_empty() {
