@@ -720,6 +720,7 @@ impl SinkExecutor {
         };
         match res {
             Ok(()) => {
+                tracing::debug!(connector = %self.spec.connector, task = self.spec.task_id, offsets = ?changed, sync = matches!(mode, CommitMode::Sync), "committed consumer offsets");
                 for (tp, off) in safe {
                     self.committed.insert(tp, off);
                 }

@@ -428,15 +428,22 @@ impl SourceExecutor<'_> {
         Ok(acked.len())
     }
 
-    /// Stores the offsets of the acknowledged prefix, then tells the task.
+    /// Stores the offsets of the acknowledged prefix, then tells the task. A failed write to
+    /// the offset store is logged and the offsets are tried again at the next flush (as
+    /// Connect's `OffsetStorageWriter`): a broker hiccup costs at most duplicates after a
+    /// restart, never the task.
     async fn commit_offsets(&mut self) -> ConnectResult<()> {
         let records = self.drain_acknowledged().await?;
         if self.committable.is_empty() {
             return Ok(());
         }
-        let offsets = std::mem::take(&mut self.committable);
+        let offsets = self.committable.clone();
         let started = Instant::now();
-        self.ctx.offsets.put(&self.spec.connector, offsets).await?;
+        if let Err(e) = self.ctx.offsets.put(&self.spec.connector, offsets).await {
+            tracing::error!(connector = %self.spec.connector, task = self.spec.task_id, error = %e, "failed to flush source offsets to storage; retrying at the next flush");
+            return Ok(());
+        }
+        self.committable.clear();
         tracing::debug!(connector = %self.spec.connector, task = self.spec.task_id, records, ms = started.elapsed().as_millis() as u64, "committed source offsets");
         self.task.commit().await
     }
