@@ -75,7 +75,10 @@ pub async fn stop_connector(h: &DistributedHerder, name: &str) {
 /// Starts a task assigned to this worker, after reading the offset topic to its end.
 pub async fn start_task(h: &DistributedHerder, name: &str, id: u32) {
     let s = h.snapshot();
-    let (Some(config), Some(task_props)) = (s.connectors.get(name).cloned(), s.tasks.get(name).and_then(|t| t.get(id as usize)).cloned()) else { return };
+    let (Some(config), Some(task_props)) = (s.connectors.get(name).cloned(), s.tasks.get(name).and_then(|t| t.get(id as usize)).cloned()) else {
+        tracing::warn!(connector = name, task = id, "assigned a task whose config this worker has not read; not starting it");
+        return;
+    };
     h.running.lock().await.insert(WorkId::Task(name.to_string(), id), task_props.clone());
     let fail = |msg: String| h.ctx().task_status(name, id, ConnectorState::Failed, Some(msg));
     let plugin = match crate::connector_config::plugin_of(&h.ctx().plugins, &config) {
