@@ -355,8 +355,9 @@ fn slow_sink_keeps_worker_memory_bounded_while_the_producer_keeps_writing() {
     // Bounds: 4 MiB producer queue + 4 MiB consumer prefetch + 1 MiB fetch + two 100-record
     // batches (one put, one prepared), on top of the debug worker's own baseline. Measured peaks:
     // 85-87 MiB alone, up to 95 MiB while the rest of the suite loads both cores (the allocator
-    // holds more when threads lag). Unbounded, the ~228 MiB backlog would be held instead.
-    let bound = 100 << 20;
+    // holds more when threads lag). Unbounded, the ~228 MiB backlog would be held on top of the
+    // baseline (~300 MiB): the bound sits between, with room for a loaded CI machine.
+    let bound = 128 << 20;
     assert!(peak > 0 && peak < bound, "peak RSS {} MiB exceeds {} MiB", peak >> 20, bound >> 20);
     assert_eq!(task_state(&w, &sink).map(|s| s.0).as_deref(), Some("RUNNING"));
     assert_eq!(w.terminate(), Some(0));
