@@ -339,60 +339,12 @@ fn rolling_restart_under_load_loses_no_record() {
     let mut report = Vec::new();
     for (src, topic) in ["a", "b"].iter().zip(&topics) {
         let missing: Vec<u64> = (0..per_source).filter(|s| !got.contains(&(src.to_string(), *s))).collect();
-        let in_topic: BTreeSet<u64> = topic_values(topic).iter().filter_map(|v| serde_json::from_str::<Value>(v).ok()?["seq"].as_u64()).collect();
-        let produced = missing.iter().filter(|s| in_topic.contains(s)).count();
-        report.push(format!(
-            "source {src}: {} missing ({produced} of them in {topic}, which holds {} distinct): {}",
-            missing.len(),
-            in_topic.len(),
-            ranges(&missing)
-        ));
+        report.push(format!("source {src}: {}", missing_report(topic, &missing)));
     }
     for w in &workers {
         eprintln!("---- {} ----\n{}", w.rest_port, plain_log(w));
     }
     panic!("{} of {n} records in the sink file\n{}", got.len(), report.join("\n"));
-}
-
-/// `[3, 4, 5, 9]` as "3..=5 (3), 9..=9 (1)".
-fn ranges(v: &[u64]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < v.len() {
-        let mut j = i;
-        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
-            j += 1;
-        }
-        out.push(format!("{}..={} ({})", v[i], v[j], j - i + 1));
-        i = j + 1;
-    }
-    out.join(", ")
-}
-
-/// Every value in every partition of `topic`, read from the start to the end.
-fn topic_values(topic: &str) -> Vec<String> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::Message;
-    let consumer: BaseConsumer =
-        rdkafka::ClientConfig::new().set("bootstrap.servers", bootstrap()).set("group.id", unique("reader")).create().expect("consumer");
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    let mut ends = BTreeMap::new();
-    for p in 0..3 {
-        let (_, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("watermarks");
-        ends.insert(p, high);
-        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning).expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let mut at: BTreeMap<i32, i64> = BTreeMap::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ends.iter().any(|(p, high)| at.get(p).map_or(0, |o| o + 1) < *high) && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            at.insert(m.partition(), m.offset());
-            out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
-        }
-    }
-    out
 }
 
 /// Waits until the connector and all `tasks` tasks are in `state`.

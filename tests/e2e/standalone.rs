@@ -47,8 +47,22 @@ fn seqs(path: &Path) -> Vec<u64> {
         .collect()
 }
 
-fn distinct(seqs: &[u64]) -> usize {
-    seqs.iter().collect::<HashSet<_>>().len()
+/// Waits until the sink file holds every `seq` below `n`; on timeout, says which are missing
+/// and whether the topic holds them.
+fn wait_for_every_seq(timeout: Duration, out: &Path, topic: &str, n: u64) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        // Leniently: the last line may be half written.
+        let got: HashSet<u64> = lines(out).iter().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["seq"].as_u64()).collect();
+        if got.len() as u64 >= n {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let missing: Vec<u64> = (0..n).filter(|s| !got.contains(s)).collect();
+            panic!("timed out after {timeout:?}: {} of {n} records in the sink file; {}", got.len(), missing_report(topic, &missing));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -62,7 +76,7 @@ fn datagen_to_file_sink_delivers_every_record_in_order_per_key() {
     let mut w = Worker::new(&dir, worker_props(&dir, port), &[datagen(&gen_name, &topic, n, 0), file_sink(&sink_name, &topic, &out)]);
     w.start();
     w.wait_running(&gen_name, 1);
-    wait_for(Duration::from_secs(120), "all records in the sink file", || (lines(&out).len() as u64 >= n).then_some(()));
+    wait_for_every_seq(Duration::from_secs(120), &out, &topic, n);
     std::thread::sleep(Duration::from_millis(1500)); // nothing more may arrive
     let got = seqs(&out);
     assert_eq!(got.len() as u64, n, "a run without crash delivers each record once");
@@ -99,7 +113,7 @@ fn kill_during_load_loses_nothing_and_bounds_duplicates() {
     let at_kill = lines(&out).len() as u64;
     assert!(at_kill < n, "the worker was killed mid-run ({at_kill} of {n} delivered)");
     w.start();
-    wait_for(Duration::from_secs(180), "every record after the restart", || (distinct(&seqs(&out)) as u64 == n).then_some(()));
+    wait_for_every_seq(Duration::from_secs(180), &out, &topic, n);
     std::thread::sleep(Duration::from_millis(1500));
     let got = seqs(&out);
     assert_eq!(got.iter().copied().collect::<HashSet<_>>(), (0..n).collect::<HashSet<_>>(), "no record lost");

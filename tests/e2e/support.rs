@@ -314,3 +314,55 @@ pub fn header(m: &rdkafka::message::OwnedMessage, key: &str) -> Option<String> {
     let hs = m.headers()?;
     hs.iter().filter(|h| h.key == key).last().and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
 }
+
+/// `[3, 4, 5, 9]` as "3..=5 (3), 9..=9 (1)".
+pub fn ranges(v: &[u64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(format!("{}..={} ({})", v[i], v[j], j - i + 1));
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+/// Every value in every partition of `topic`, read from the start to the end (30 s at most).
+pub fn topic_values(topic: &str) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", bootstrap()).set("group.id", unique("reader")).create().expect("consumer");
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("topic metadata");
+    let partitions: Vec<i32> = metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    let mut ends = BTreeMap::new();
+    for p in partitions {
+        let (_, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("watermarks");
+        ends.insert(p, high);
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning).expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let mut at: BTreeMap<i32, i64> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ends.iter().any(|(p, high)| at.get(p).map_or(0, |o| o + 1) < *high) && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            at.insert(m.partition(), m.offset());
+            out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+    }
+    out
+}
+
+/// Where records missing from a sink are: the ranges of their `seq`, and how many of them
+/// `topic` holds (produced but not delivered) — the rest were never produced.
+pub fn missing_report(topic: &str, missing: &[u64]) -> String {
+    let in_topic: std::collections::HashSet<u64> =
+        topic_values(topic).iter().filter_map(|v| serde_json::from_str::<serde_json::Value>(v).ok()?["seq"].as_u64()).collect();
+    let produced = missing.iter().filter(|s| in_topic.contains(s)).count();
+    format!("{} missing ({produced} of them in {topic}, which holds {} distinct): {}", missing.len(), in_topic.len(), ranges(missing))
+}
