@@ -277,11 +277,8 @@ fn sourced_seqs(path: &Path) -> BTreeSet<(String, u64)> {
 }
 
 /// Two source tasks and a sink task move while every worker restarts in turn; every record
-/// arrives. Each source task writes its own topic: the test broker's in-memory storage (tansu
-/// `dynostore`) reserves a batch's offsets before it stores the batch, so while two producers
-/// write one partition a consumer at the tail can be handed the later batch and never see the
-/// earlier one. A Kafka broker never does that; one producer per partition keeps the test on
-/// what Sluice does.
+/// arrives. Each source task writes its own topic: the test broker can skip a batch for a reader
+/// at the tail while two producers write one partition (ARCHITECTURE.md, Testing).
 #[test]
 fn rolling_restart_under_load_loses_no_record() {
     let dir = scratch("dist-rolling");

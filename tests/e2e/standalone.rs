@@ -52,8 +52,7 @@ fn seqs(path: &Path) -> Vec<u64> {
 fn wait_for_every_seq(timeout: Duration, out: &Path, topic: &str, n: u64) {
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        // Leniently: the last line may be half written.
-        let got: HashSet<u64> = lines(out).iter().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["seq"].as_u64()).collect();
+        let got: HashSet<u64> = lines(out).iter().filter_map(|l| seq_of(l)).collect();
         if got.len() as u64 >= n {
             return;
         }

@@ -315,6 +315,12 @@ pub fn header(m: &rdkafka::message::OwnedMessage, key: &str) -> Option<String> {
     hs.iter().filter(|h| h.key == key).last().and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
+/// The `seq` of a JSON line (datagen's records); `None` for a line that is not one, such as a
+/// last line still half written.
+pub fn seq_of(line: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(line).ok()?["seq"].as_u64()
+}
+
 /// `[3, 4, 5, 9]` as "3..=5 (3), 9..=9 (1)".
 pub fn ranges(v: &[u64]) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -361,8 +367,7 @@ pub fn topic_values(topic: &str) -> Vec<String> {
 /// Where records missing from a sink are: the ranges of their `seq`, and how many of them
 /// `topic` holds (produced but not delivered) — the rest were never produced.
 pub fn missing_report(topic: &str, missing: &[u64]) -> String {
-    let in_topic: std::collections::HashSet<u64> =
-        topic_values(topic).iter().filter_map(|v| serde_json::from_str::<serde_json::Value>(v).ok()?["seq"].as_u64()).collect();
+    let in_topic: std::collections::HashSet<u64> = topic_values(topic).iter().filter_map(|v| seq_of(v)).collect();
     let produced = missing.iter().filter(|s| in_topic.contains(s)).count();
     format!("{} missing ({produced} of them in {topic}, which holds {} distinct): {}", missing.len(), in_topic.len(), ranges(missing))
 }

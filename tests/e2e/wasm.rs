@@ -314,7 +314,7 @@ fn outbound_http_works_only_when_the_connector_grants_the_network() {
     let count = || got.lock().unwrap_or_else(|p| p.into_inner()).len();
     wait_for(Duration::from_secs(60), &format!("300 records POSTed by the granted sink\n{}", w.log()), || (count() >= 300).then_some(()));
     let lines = got.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let seqs: HashSet<u64> = lines.iter().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["seq"].as_u64()).collect();
+    let seqs: HashSet<u64> = lines.iter().filter_map(|l| seq_of(l)).collect();
     assert_eq!(seqs, (0..300).collect::<HashSet<_>>(), "every generated record arrived as a JSON line");
     let (_, status) = w.get(&format!("/connectors/{}/status", names[1])).expect("REST answers");
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "the granted sink keeps running: {status}");
