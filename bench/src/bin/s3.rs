@@ -7,6 +7,10 @@
 //! the raw side counts from its first message; the sink side from the moment its first object
 //! appears to the moment the last one does, over the records of every object after the first
 //! poll. Peak RSS is the worker's VmHWM.
+//!
+//! For scale, two in-process references: a raw consume that also parses each payload into a
+//! `serde_json::Value`, and the worker's `JsonConverter::to_connect` alone over the same
+//! envelopes on one thread (no Kafka): the least any sink that converts these records does.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -100,6 +104,24 @@ fn raw_consume(topic: &str, n: u64, parse: bool) -> Result<Row> {
     let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
     let name = if parse { "raw consume + JSON parse (reference)" } else { "raw consume (rdkafka, 1 consumer)" };
     Ok(Row { name: name.into(), records: count - 1, bytes, elapsed, peak_rss_mib: None })
+}
+
+/// The least a JsonConverter sink does per record, in-process on one thread: the worker's
+/// `JsonConverter::to_connect` over every envelope (a ceiling for any sink that converts).
+fn convert_only(n: u64) -> Result<Row> {
+    use sluice_sdk::Converter;
+    let converter = sluice_runtime::converters::JsonConverter::default();
+    let payloads: Vec<String> = (0..n.min(100_000)).map(envelope).collect();
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let started = Instant::now();
+    while count < n {
+        for p in &payloads {
+            std::hint::black_box(converter.to_connect("bench", Some(p.as_bytes()))?);
+            bytes += p.len() as u64;
+        }
+        count += payloads.len() as u64;
+    }
+    Ok(Row { name: "JsonConverter::to_connect only (in-process, 1 thread)".into(), records: count, bytes, elapsed: started.elapsed(), peak_rss_mib: None })
 }
 
 struct S3 {
@@ -219,10 +241,11 @@ fn main() -> Result<()> {
     println!("{:.1} MiB of Connect JSON envelopes (avg {} B)", bytes as f64 / 1_048_576.0, bytes / n);
     let raw = raw_consume(&topic, n, false)?;
     let parsed = raw_consume(&topic, n, true)?;
+    let convert = convert_only(n)?;
     let s3 = S3::new();
     let (json, json_stored) = sink_run(&s3, &topic, n, bytes, "io.confluent.connect.s3.format.json.JsonFormat", "sluice S3 sink, JsonFormat")?;
     let (parquet, pq_stored) = sink_run(&s3, &topic, n, bytes, "io.confluent.connect.s3.format.parquet.ParquetFormat", "sluice S3 sink, ParquetFormat (snappy)")?;
-    print_table("Kafka → S3 (s3s-fs), one task, MiB/s of consumed Kafka payload", &[raw, parsed, json, parquet], |i| (i > 1).then_some(0));
+    print_table("Kafka → S3 (s3s-fs), one task, MiB/s of consumed Kafka payload", &[raw, parsed, convert, json, parquet], |i| (i > 1).then_some(0));
     println!("stored: JSON {:.1} MiB, Parquet {:.1} MiB", json_stored as f64 / 1_048_576.0, pq_stored as f64 / 1_048_576.0);
     Ok(())
 }

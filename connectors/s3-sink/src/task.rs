@@ -167,7 +167,7 @@ impl S3SinkTask {
     /// Writes one record of `tp`, rotating before or after as the rules say.
     async fn write_record(&mut self, tp: &TopicPartition, r: &SinkRecord) -> ConnectResult<()> {
         let cfg = self.cfg.as_ref().ok_or_else(not_started)?;
-        let pw = self.partitions.entry(tp.clone()).or_default();
+        let pw = writer_of(&mut self.partitions, tp);
         if pw.next_offset.is_some_and(|n| r.kafka_offset < n) {
             return Ok(()); // a replay of a record already written or uploaded
         }
@@ -218,7 +218,7 @@ impl S3SinkTask {
             self.commit(tp).await?;
         }
         let cfg = self.cfg.as_ref().ok_or_else(not_started)?;
-        let pw = self.partitions.entry(tp.clone()).or_default();
+        let pw = writer_of(&mut self.partitions, tp);
         // After a commit, NONE starts the next files with the record's schema; the other modes
         // keep the newest version seen, so an older record does not reopen an old version.
         let keep_newest = cfg.schema_compatibility != SchemaCompatibility::None;
@@ -233,13 +233,14 @@ impl S3SinkTask {
         if cfg.format.needs_schema() && pw.schema.is_none() {
             return Err(ConnectError::data(format!("{tp} offset {}: this format needs records with a value schema", r.kafka_offset)));
         }
-        if !pw.files.contains_key(&encoded) {
-            let key = Self::object_key(cfg, tp, &encoded, r.kafka_offset);
-            let writer = new_writer(cfg, pw.schema.as_ref(), &key)?;
-            pw.files.insert(encoded.clone(), OpenFile { key, writer });
-        }
-        if let Some(f) = pw.files.get_mut(&encoded) {
-            f.writer.write(r)?;
+        match pw.files.get_mut(&encoded) {
+            Some(f) => f.writer.write(r)?,
+            None => {
+                let key = Self::object_key(cfg, tp, &encoded, r.kafka_offset);
+                let mut writer = new_writer(cfg, pw.schema.as_ref(), &key)?;
+                writer.write(r)?;
+                pw.files.insert(encoded, OpenFile { key, writer });
+            }
         }
         pw.count += 1;
         pw.first_offset.get_or_insert(r.kafka_offset);
@@ -326,6 +327,14 @@ fn next_schedule(now: i64, interval: i64, tz: &chrono_tz::Tz) -> i64 {
 }
 
 /// Uploads the pending objects of one commit, removing each once stored.
+/// The writer of `tp`, created if missing (looked up first: no copy of the topic name per record).
+fn writer_of<'a>(partitions: &'a mut HashMap<TopicPartition, PartitionWriter>, tp: &TopicPartition) -> &'a mut PartitionWriter {
+    if !partitions.contains_key(tp) {
+        partitions.insert(tp.clone(), PartitionWriter::default());
+    }
+    partitions.get_mut(tp).expect("the writer was inserted above")
+}
+
 async fn upload_pending(storage: &S3Storage, pw: &mut PartitionWriter) -> ConnectResult<()> {
     let meta = CommitMeta { first: pw.pending_first, next: pw.pending_next, files: pw.pending_files };
     let objects = std::mem::take(&mut pw.pending);
