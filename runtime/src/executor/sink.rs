@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{Headers as _, Message, OwnedMessage};
@@ -379,6 +379,9 @@ impl SinkPipeline {
                 None => skipped.push(next(m)),
             }
         }
+        // Freed on the pool: the executor's thread is the pipeline's serial stage.
+        let msgs = prepared.msgs;
+        rayon::spawn(move || drop(msgs));
         Ok(())
     }
 
@@ -495,24 +498,26 @@ impl SinkExecutor {
     async fn poll(&mut self, wait: bool, shutdown: &mut watch::Receiver<bool>) -> Option<Vec<OwnedMessage>> {
         let mut msgs = Vec::new();
         let mut early = Vec::new();
+        // One stream for the whole batch: `recv` registers and drops a waker per message.
+        let mut stream = self.consumer.stream();
         if wait {
             let first = tokio::select! {
                 biased;
                 _ = shutdown.changed() => return None,
-                m = tokio::time::timeout(Duration::from_millis(500), self.consumer.recv()) => m,
+                m = tokio::time::timeout(Duration::from_millis(500), stream.next()) => m,
             };
             match first {
-                Err(_) => return Some(msgs), // nothing for a while: go round for commits and rebalances
-                Ok(Err(e)) => {
+                Err(_) | Ok(None) => return Some(msgs), // nothing for a while: go round for commits and rebalances
+                Ok(Some(Err(e))) => {
                     tracing::warn!(error = %e, "consumer error");
                     return Some(msgs);
                 }
-                Ok(Ok(m)) if self.is_paused => early.push(m),
-                Ok(Ok(m)) => msgs.push(m.detach()),
+                Ok(Some(Ok(m))) if self.is_paused => early.push(m),
+                Ok(Some(Ok(m))) => msgs.push(m.detach()),
             }
         }
         while msgs.len() + early.len() < self.max_poll_records {
-            match self.consumer.recv().now_or_never() {
+            match stream.next().now_or_never().flatten() {
                 Some(Ok(m)) if self.is_paused => early.push(m),
                 Some(Ok(m)) => msgs.push(m.detach()),
                 Some(Err(e)) => {
@@ -522,6 +527,7 @@ impl SinkExecutor {
                 None => break,
             }
         }
+        drop(stream);
         // Fetched before the pause took effect: read again after the resume.
         self.rewind(early.iter());
         Some(msgs)
