@@ -144,8 +144,12 @@ fn chunk_lens(sizes: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
             (len, bytes) = (0, 0);
         }
     }
-    if len > 0 {
-        lens.push((len, bytes));
+    match lens.last_mut() {
+        // A short tail rides with the chunk before it rather than crossing alone (a slice of
+        // 64 records of 1 KB made a call of 63 and a call of 1).
+        Some(last) if len > 0 && bytes < CHUNK_BYTES / 4 => *last = (last.0 + len, last.1 + bytes),
+        _ if len > 0 => lens.push((len, bytes)),
+        _ => {}
     }
     lens
 }
@@ -251,5 +255,22 @@ impl<R: ConnectRecord> WasmPredicate<R> {
                 vec![false; records.len()]
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CHUNK_BYTES, chunk_lens};
+
+    #[test]
+    fn chunks_are_about_chunk_bytes_and_a_short_tail_joins_the_last() {
+        let kb = 1024 + 40;
+        // 64 records of ~1 KB: one call, not 63 + 1.
+        assert_eq!(chunk_lens(std::iter::repeat_n(kb, 64)), vec![(64, 64 * kb)]);
+        // 100: a full chunk, then a tail long enough to cross on its own.
+        let full = CHUNK_BYTES.div_ceil(kb);
+        assert_eq!(chunk_lens(std::iter::repeat_n(kb, 100)), vec![(full, full * kb), (100 - full, (100 - full) * kb)]);
+        assert_eq!(chunk_lens(std::iter::repeat_n(10, 3)), vec![(3, 30)]);
+        assert!(chunk_lens(std::iter::empty()).is_empty());
     }
 }

@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use sluice_bench::{Row, cpu_seconds, env, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{Row, cpu_seconds, env, machine_cpu_seconds, peak_rss_mib, print_table, sluice_bin, unique};
 
 const PARTITIONS: i32 = 4;
 const FLUSH: u64 = 25_000;
@@ -210,7 +210,7 @@ fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label:
         .context("spawn sluice")?;
     let expected = n / FLUSH;
     let deadline = Instant::now() + Duration::from_secs(600);
-    let (mut first, mut first_records, mut cpu_start) = (None, 0u64, None);
+    let (mut first, mut first_records, mut cpu_start, mut machine_start) = (None, 0u64, None, None);
     let result = loop {
         if Instant::now() > deadline {
             break Err(anyhow::anyhow!("only {} of {expected} objects after 600 s (log in {})", s3.objects(&bucket)?.len(), dir.display()));
@@ -224,6 +224,7 @@ fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label:
             first = Some(Instant::now());
             first_records = count * FLUSH;
             cpu_start = cpu_seconds(child.id());
+            machine_start = machine_cpu_seconds();
         }
         if count >= expected {
             let elapsed = first.map(|f| f.elapsed()).unwrap_or_default();
@@ -231,6 +232,9 @@ fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label:
             let records = n - first_records;
             if let Some(cpu) = cpu_seconds(child.id()).zip(cpu_start).map(|(end, start)| end - start) {
                 println!("  {label}: worker CPU {:.2} µs/record, {:.2} cores busy", cpu * 1e6 / records.max(1) as f64, cpu / elapsed.as_secs_f64());
+                if let Some(busy) = machine_cpu_seconds().zip(machine_start).map(|(end, start)| end - start) {
+                    println!("  {label}: the machine (broker, S3 server, bench too) {:.2} cores busy", busy / elapsed.as_secs_f64());
+                }
             }
             let bytes = topic_bytes / n * records;
             break Ok((Row { name: label.into(), records, bytes, elapsed, peak_rss_mib: peak_rss_mib(child.id()) }, stored));

@@ -182,10 +182,14 @@ fn pipeline(plugins: &std::path::Path) -> anyhow::Result<()> {
     let bytes = produce(&bootstrap, &topic, n, json_record)?;
     let plugin_path = plugins.display().to_string();
     let worker: &[(&str, &str)] = &[("plugin.path", plugin_path.as_str())];
+    // The connector's own converter: as in Kafka Connect, `value.converter.*` settings of a
+    // connector apply only with its own `value.converter` (else the worker's, schemaless here,
+    // reads each envelope as a map and neither transform finds `ssn`).
+    let converter = ("value.converter", "org.apache.kafka.connect.json.JsonConverter");
     let with_schemas = ("value.converter.schemas.enable", "true");
-    let native = [with_schemas, ("transforms", "mask"), ("transforms.mask.type", "org.apache.kafka.connect.transforms.MaskField$Value"), ("transforms.mask.fields", "ssn")];
-    let wasm = [with_schemas, ("transforms", "mask"), ("transforms.mask.type", "com.example.sluice.MaskFields"), ("transforms.mask.fields", "ssn")];
-    let mut rows = vec![raw_consume(&bootstrap, &topic, n, bytes)?, sluice_sink("sluice sink, no transform", &bootstrap, &topic, n, bytes, n, worker, &[with_schemas])?];
+    let native = [converter, with_schemas, ("transforms", "mask"), ("transforms.mask.type", "org.apache.kafka.connect.transforms.MaskField$Value"), ("transforms.mask.fields", "ssn")];
+    let wasm = [converter, with_schemas, ("transforms", "mask"), ("transforms.mask.type", "com.example.sluice.MaskFields"), ("transforms.mask.fields", "ssn")];
+    let mut rows = vec![raw_consume(&bootstrap, &topic, n, bytes)?, sluice_sink("sluice sink, no transform", &bootstrap, &topic, n, bytes, n, worker, &[converter, with_schemas])?];
     // Native and WASM alternate, PAIRS times: on two shared cores one run swings by half, and
     // a pair run back to back sees about the same machine.
     let mut ratios = Vec::new();
