@@ -25,7 +25,7 @@ pub fn peak_rss_mib(pid: u32) -> Option<f64> {
 }
 
 /// CPU time (user + system) a running process has used so far, in seconds (clock ticks of 10 ms).
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
+fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -35,11 +35,33 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 }
 
 /// CPU time the whole machine has spent busy so far (all cores; not idle, not waiting on I/O), in seconds.
-pub fn machine_cpu_seconds() -> Option<f64> {
+fn machine_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let ticks: Vec<f64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
     let idle = ticks.get(3)? + ticks.get(4)?;
     Some((ticks.iter().sum::<f64>() - idle) / 100.0)
+}
+
+/// The CPU a process (and the whole machine) spends over a measured window: started when the
+/// window opens, reported (while the process still runs) when it closes.
+pub struct CpuMeter {
+    pid: u32,
+    process: Option<f64>,
+    machine: Option<f64>,
+}
+
+impl CpuMeter {
+    pub fn start(pid: u32) -> CpuMeter {
+        CpuMeter { pid, process: cpu_seconds(pid), machine: machine_cpu_seconds() }
+    }
+
+    /// Prints `label: CPU x µs/record, y cores busy (the machine: z)` for `records` in `elapsed`.
+    pub fn report(&self, label: &str, records: u64, elapsed: Duration) {
+        let Some(cpu) = cpu_seconds(self.pid).zip(self.process).map(|(end, start)| end - start) else { return };
+        let secs = elapsed.as_secs_f64();
+        let machine = machine_cpu_seconds().zip(self.machine).map_or(String::new(), |(end, start)| format!(" (the machine: {:.2})", (end - start) / secs));
+        println!("  {label}: CPU {:.2} µs/record, {:.2} cores busy{machine}", cpu * 1e6 / records.max(1) as f64, cpu / secs);
+    }
 }
 
 /// A name no earlier run used.

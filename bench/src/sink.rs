@@ -138,8 +138,7 @@ pub fn sluice_sink(name: &str, bootstrap: &str, topic: &str, records: u64, bytes
         std::thread::sleep(Duration::from_millis(5));
     }
     let started = Instant::now();
-    let cpu_start = crate::cpu_seconds(child.id());
-    let machine_start = crate::machine_cpu_seconds();
+    let cpu = crate::CpuMeter::start(child.id());
     let first = counter.lines();
     let mut peak = None;
     while counter.lines() < expect {
@@ -151,15 +150,10 @@ pub fn sluice_sink(name: &str, bootstrap: &str, topic: &str, records: u64, bytes
         std::thread::sleep(Duration::from_millis(20));
     }
     let elapsed = started.elapsed();
-    let cpu = crate::cpu_seconds(child.id()).zip(cpu_start).map(|(end, start)| end - start);
-    let machine = crate::machine_cpu_seconds().zip(machine_start).map(|(end, start)| end - start);
+    let counted = records - first * records / expect.max(1);
+    cpu.report(&format!("{name}, worker"), counted, elapsed);
     let _ = child.kill();
     let _ = child.wait();
-    let counted = records - first * records / expect.max(1);
-    if let Some(cpu) = cpu {
-        let machine = machine.map_or(String::new(), |m| format!(" (the machine: {:.2})", m / elapsed.as_secs_f64()));
-        println!("  {name}: worker CPU {:.2} µs/record, {:.2} cores busy{machine}", cpu * 1e6 / counted.max(1) as f64, cpu / elapsed.as_secs_f64());
-    }
     Ok(Row { name: name.into(), records: counted, bytes: bytes * counted / records.max(1), elapsed, peak_rss_mib: peak })
 }
 

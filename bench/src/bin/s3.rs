@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use sluice_bench::{Row, cpu_seconds, env, machine_cpu_seconds, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{CpuMeter, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
 
 const PARTITIONS: i32 = 4;
 const FLUSH: u64 = 25_000;
@@ -85,7 +85,7 @@ fn raw_consume(topic: &str, n: u64, parse: bool) -> Result<Row> {
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
     }
     consumer.assign(&tpl)?;
-    let (mut count, mut bytes, mut start, mut cpu_start) = (0u64, 0u64, None, None);
+    let (mut count, mut bytes, mut start, mut cpu) = (0u64, 0u64, None, None);
     let deadline = Instant::now() + Duration::from_secs(300);
     while count < n {
         if Instant::now() > deadline {
@@ -95,7 +95,7 @@ fn raw_consume(topic: &str, n: u64, parse: bool) -> Result<Row> {
             let m = m?;
             if start.is_none() {
                 start = Some(Instant::now());
-                cpu_start = cpu_seconds(std::process::id());
+                cpu = Some(CpuMeter::start(std::process::id()));
             }
             count += 1;
             bytes += m.payload().map_or(0, |p| p.len() as u64);
@@ -105,10 +105,10 @@ fn raw_consume(topic: &str, n: u64, parse: bool) -> Result<Row> {
         }
     }
     let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
-    if let Some(cpu) = cpu_seconds(std::process::id()).zip(cpu_start).map(|(end, start)| end - start) {
-        println!("  raw consume{}: CPU {:.2} µs/record, {:.2} cores busy", if parse { " + parse" } else { "" }, cpu * 1e6 / count.max(1) as f64, cpu / elapsed.as_secs_f64());
-    }
     let name = if parse { "raw consume + JSON parse (reference)" } else { "raw consume (rdkafka, 1 consumer)" };
+    if let Some(cpu) = cpu {
+        cpu.report(name, count, elapsed);
+    }
     Ok(Row { name: name.into(), records: count - 1, bytes, elapsed, peak_rss_mib: None })
 }
 
@@ -210,7 +210,7 @@ fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label:
         .context("spawn sluice")?;
     let expected = n / FLUSH;
     let deadline = Instant::now() + Duration::from_secs(600);
-    let (mut first, mut first_records, mut cpu_start, mut machine_start) = (None, 0u64, None, None);
+    let (mut first, mut first_records, mut cpu) = (None, 0u64, None);
     let result = loop {
         if Instant::now() > deadline {
             break Err(anyhow::anyhow!("only {} of {expected} objects after 600 s (log in {})", s3.objects(&bucket)?.len(), dir.display()));
@@ -223,18 +223,14 @@ fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label:
         if count > 0 && first.is_none() {
             first = Some(Instant::now());
             first_records = count * FLUSH;
-            cpu_start = cpu_seconds(child.id());
-            machine_start = machine_cpu_seconds();
+            cpu = Some(CpuMeter::start(child.id()));
         }
         if count >= expected {
             let elapsed = first.map(|f| f.elapsed()).unwrap_or_default();
             let stored: u64 = objects.values().sum();
             let records = n - first_records;
-            if let Some(cpu) = cpu_seconds(child.id()).zip(cpu_start).map(|(end, start)| end - start) {
-                println!("  {label}: worker CPU {:.2} µs/record, {:.2} cores busy", cpu * 1e6 / records.max(1) as f64, cpu / elapsed.as_secs_f64());
-                if let Some(busy) = machine_cpu_seconds().zip(machine_start).map(|(end, start)| end - start) {
-                    println!("  {label}: the machine (broker, S3 server, bench too) {:.2} cores busy", busy / elapsed.as_secs_f64());
-                }
+            if let Some(cpu) = &cpu {
+                cpu.report(&format!("{label}, worker"), records, elapsed);
             }
             let bytes = topic_bytes / n * records;
             break Ok((Row { name: label.into(), records, bytes, elapsed, peak_rss_mib: peak_rss_mib(child.id()) }, stored));

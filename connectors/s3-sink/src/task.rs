@@ -326,7 +326,6 @@ fn next_schedule(now: i64, interval: i64, tz: &chrono_tz::Tz) -> i64 {
     (local.div_euclid(interval) + 1) * interval - offset
 }
 
-/// Uploads the pending objects of one commit, removing each once stored.
 /// The writer of `tp`, created if missing (looked up first: no copy of the topic name per record).
 fn writer_of<'a>(partitions: &'a mut HashMap<TopicPartition, PartitionWriter>, tp: &TopicPartition) -> &'a mut PartitionWriter {
     if !partitions.contains_key(tp) {
@@ -335,6 +334,7 @@ fn writer_of<'a>(partitions: &'a mut HashMap<TopicPartition, PartitionWriter>, t
     partitions.get_mut(tp).expect("the writer was inserted above")
 }
 
+/// Uploads the pending objects of one commit, removing each once stored.
 async fn upload_pending(storage: &S3Storage, pw: &mut PartitionWriter) -> ConnectResult<()> {
     let meta = CommitMeta { first: pw.pending_first, next: pw.pending_next, files: pw.pending_files };
     let objects = std::mem::take(&mut pw.pending);
