@@ -163,13 +163,13 @@ pub type Spans = (std::ops::Range<usize>, std::ops::Range<usize>);
 
 /// The records of a batch, `None` where a record was dropped.
 pub fn read_batch(bytes: &[u8]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, false, &mut [] as &mut [BatchRecord])
+    read(bytes, false)
 }
 
 /// The records of a batch written by a party the reader trusts (a guest reading its host's
 /// batch): as [`read_batch`], without checking that strings are UTF-8.
 pub fn read_trusted_batch(bytes: &[u8]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, true, &mut [] as &mut [BatchRecord])
+    read(bytes, true)
 }
 
 /// Reads a batch one record at a time, so that a guest transforms each record while its bytes
@@ -222,7 +222,7 @@ impl<'a> BatchReader<'a> {
     /// The next record (`None`: dropped) and where its key and value are in the batch's bytes
     /// (for [`BatchWriter::push_against`]); after the last, checks that nothing follows.
     pub fn next_record(&mut self) -> Result<(Option<BatchRecord>, Spans), String> {
-        self.next_like::<BatchRecord>(None)
+        self.step(read_record)
     }
 
     /// As [`BatchReader::next_record`], decoding into `scratch` (typically the record the
@@ -232,12 +232,8 @@ impl<'a> BatchReader<'a> {
         self.step(|r, schemas, spans| read_record_into(r, schemas, rec, spans))
     }
 
-    fn next_like<R: ConnectRecord>(&mut self, like: Option<&mut R>) -> Result<(Option<BatchRecord>, Spans), String> {
-        self.step(|r, schemas, spans| read_record(r, schemas, like, spans))
-    }
-
     /// Reads one record with `read`, counting it and checking that nothing follows the last.
-    fn step(&mut self, read: impl FnOnce(&mut Reader<'a>, &[SchemaRef], &mut Spans) -> Result<Option<BatchRecord>, String>) -> Result<(Option<BatchRecord>, Spans), String> {
+    fn step<T>(&mut self, read: impl FnOnce(&mut Reader<'a>, &[SchemaRef], &mut Spans) -> Result<T, String>) -> Result<(T, Spans), String> {
         if self.left == 0 {
             return Err("read past the batch's last record".into());
         }
@@ -251,22 +247,80 @@ impl<'a> BatchReader<'a> {
     }
 }
 
-/// The records of a transform's output batch, whose i-th entry is the transformed `like[i]`:
-/// unchanged strings, bytes and field names of keys and values are taken from `like` (left
-/// emptied where taken) instead of being copied.
-pub fn read_batch_like<R: ConnectRecord>(bytes: &[u8], like: &mut [R]) -> Result<Vec<Option<BatchRecord>>, String> {
-    read(bytes, false, like)
+/// Reads a transform's output batch over the records it was given (the i-th entry is what
+/// became of `records[i]`), in place: the parts of keys and values marked unchanged stay as
+/// they are, the rest reuses the records' memory where the shapes match, and schemas equal to
+/// one the records had stay that very schema. Returns, per record, whether it is present
+/// (`false`: dropped, left as it was). The partition is not a transform's to change and is
+/// ignored. On error the records are partly updated.
+pub fn read_batch_over<R: ConnectRecord>(bytes: &[u8], records: &mut [R]) -> Result<Vec<bool>, String> {
+    let mut reader = BatchReader::open(bytes, false)?;
+    if reader.len() != records.len() {
+        return Err(format!("{} records for {}", reader.len(), records.len()));
+    }
+    adopt_schemas(&mut reader.schemas, records);
+    records.iter_mut().map(|rec| reader.step(|r, schemas, _| read_record_over(r, schemas, rec)).map(|(present, _)| present)).collect()
+}
+
+/// Replaces each schema of an output batch's table by an equal one the input records hold,
+/// so that a schema the transform left alone keeps its identity (and converters' caches).
+fn adopt_schemas<R: ConnectRecord>(table: &mut [SchemaRef], records: &[R]) {
+    let mut known: Vec<&SchemaRef> = Vec::new();
+    for s in records.iter().flat_map(|r| [r.key_schema(), r.value_schema()]).flatten() {
+        if !known.iter().any(|k| std::sync::Arc::ptr_eq(k, s)) {
+            known.push(s);
+        }
+    }
+    for s in table.iter_mut() {
+        if let Some(k) = known.iter().find(|k| ***k == *s) {
+            *s = (*k).clone();
+        }
+    }
+}
+
+fn same_schema(a: Option<&SchemaRef>, b: Option<&SchemaRef>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+/// One output record over `rec` (see [`read_batch_over`]); whether it is present.
+fn read_record_over<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], rec: &mut R) -> Result<bool, String> {
+    if !present(r)? {
+        return Ok(false);
+    }
+    let topic = r.str()?;
+    if topic != rec.topic() {
+        rec.set_topic(topic.to_string());
+    }
+    optional::<4>(r)?;
+    rec.set_timestamp(optional(r)?.map(i64::from_le_bytes));
+    let key_schema = schema_ref(r, schemas)?;
+    r.value_over(0, rec.key_mut())?;
+    if !same_schema(key_schema.as_ref(), rec.key_schema()) {
+        let key = std::mem::take(rec.key_mut());
+        rec.set_key(key_schema, key);
+    }
+    let value_schema = schema_ref(r, schemas)?;
+    r.value_over(0, rec.value_mut())?;
+    if !same_schema(value_schema.as_ref(), rec.value_schema()) {
+        let value = std::mem::take(rec.value_mut());
+        rec.set_value(value_schema, value);
+    }
+    read_headers(r, schemas, rec.headers_mut())?;
+    Ok(true)
 }
 
 /// Where the records section starts in a batch.
 const RECORDS_AT: usize = 8;
 
-fn read<R: ConnectRecord>(bytes: &[u8], trusted: bool, like: &mut [R]) -> Result<Vec<Option<BatchRecord>>, String> {
+fn read(bytes: &[u8], trusted: bool) -> Result<Vec<Option<BatchRecord>>, String> {
     let mut reader = BatchReader::open(bytes, trusted)?;
     let mut out = Vec::with_capacity(reader.len());
-    let mut like = like.iter_mut();
     while !reader.is_empty() {
-        out.push(reader.next_like(like.next())?.0);
+        out.push(reader.next_record()?.0);
     }
     Ok(out)
 }
@@ -281,34 +335,49 @@ fn read_data_into(r: &mut Reader<'_>, schemas: &[SchemaRef], slot: &mut Value, s
 }
 
 /// A schema reference: none, or an entry of the batch's schema table.
+#[inline]
 fn schema_ref(r: &mut Reader<'_>, schemas: &[SchemaRef]) -> Result<Option<SchemaRef>, String> {
     let at = r.pos;
     Ok(match r.len()? {
         0 => None,
-        i => Some(schemas.get(i - 1).cloned().ok_or_else(|| format!("schema {i} at byte {at} is not in the batch's table of {}", schemas.len()))?),
+        i => Some(schemas.get(i - 1).cloned().ok_or_else(|| not_in_table(i, at, schemas.len()))?),
     })
 }
 
+#[cold]
+#[inline(never)]
+fn not_in_table(i: usize, at: usize, n: usize) -> String {
+    format!("schema {i} at byte {at} is not in the batch's table of {n}")
+}
+
 /// A key, value or header value; `span` gets where its value's bytes are in the batch.
-fn read_data(r: &mut Reader<'_>, schemas: &[SchemaRef], like: Option<&mut Value>, span: &mut std::ops::Range<usize>) -> Result<(Option<SchemaRef>, Value), String> {
+fn read_data(r: &mut Reader<'_>, schemas: &[SchemaRef], span: &mut std::ops::Range<usize>) -> Result<(Option<SchemaRef>, Value), String> {
     let schema = schema_ref(r, schemas)?;
     let start = r.pos;
-    let value = r.value_like(0, like)?;
+    let value = r.value(0)?;
     *span = RECORDS_AT + start..RECORDS_AT + r.pos;
     Ok((schema, value))
 }
 
 /// A record's marker: whether it is present (`false`: dropped by a transform).
+#[inline]
 fn present(r: &mut Reader<'_>) -> Result<bool, String> {
     let at = r.pos;
     match r.take(1)?[0] {
         0 => Ok(false),
         1 => Ok(true),
-        other => Err(format!("record marker {other} at byte {at}")),
+        other => Err(bad_marker(other, at)),
     }
 }
 
+#[cold]
+#[inline(never)]
+fn bad_marker(marker: u8, at: usize) -> String {
+    format!("record marker {marker} at byte {at}")
+}
+
 /// An optional fixed-size field: a presence byte, then `N` bytes.
+#[inline]
 fn optional<const N: usize>(r: &mut Reader<'_>) -> Result<Option<[u8; N]>, String> {
     match r.take(1)?[0] {
         0 => Ok(None),
@@ -322,21 +391,21 @@ fn read_headers(r: &mut Reader<'_>, schemas: &[SchemaRef], headers: &mut Headers
     headers.0.reserve(n);
     for _ in 0..n {
         let key = r.string()?;
-        let (schema, value) = read_data(r, schemas, None, &mut (0..0))?;
+        let (schema, value) = read_data(r, schemas, &mut (0..0))?;
         headers.0.push(Header { key, schema, value });
     }
     Ok(())
 }
 
-fn read_record<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef], mut like: Option<&mut R>, spans: &mut Spans) -> Result<Option<BatchRecord>, String> {
+fn read_record(r: &mut Reader<'_>, schemas: &[SchemaRef], spans: &mut Spans) -> Result<Option<BatchRecord>, String> {
     if !present(r)? {
         return Ok(None);
     }
     let topic = r.string()?;
     let partition = optional(r)?.map(i32::from_le_bytes);
     let timestamp = optional(r)?.map(i64::from_le_bytes);
-    let (key_schema, key) = read_data(r, schemas, like.as_deref_mut().map(|l| l.key_mut()), &mut spans.0)?;
-    let (value_schema, value) = read_data(r, schemas, like.map(|l| l.value_mut()), &mut spans.1)?;
+    let (key_schema, key) = read_data(r, schemas, &mut spans.0)?;
+    let (value_schema, value) = read_data(r, schemas, &mut spans.1)?;
     let mut headers = Headers(Vec::new());
     read_headers(r, schemas, &mut headers)?;
     Ok(Some(BatchRecord { topic, partition, key_schema, key, value_schema, value, timestamp, headers }))
@@ -360,6 +429,7 @@ fn read_record_into(r: &mut Reader<'_>, schemas: &[SchemaRef], mut rec: BatchRec
 mod tests {
     use super::*;
     use crate::data::{Schema, Struct};
+    use std::sync::Arc;
 
     fn record(i: i64, schema: &SchemaRef) -> BatchRecord {
         BatchRecord {
@@ -425,7 +495,15 @@ mod tests {
         assert!(reader.next_record().is_err(), "read past the end");
         let out = w.finish();
         assert!(out.len() < batch.len() / 2, "unchanged names were copied back: {} of {}", out.len(), batch.len());
-        assert_eq!(read_batch_like(&out, &mut input).unwrap(), expected);
+        let present = read_batch_over(&out, &mut input).unwrap();
+        assert_eq!(present, [true, false, true, true]);
+        for (i, r) in input.iter().enumerate() {
+            if let Some(want) = &expected[i] {
+                assert_eq!(r, want);
+            }
+        }
+        assert!(Arc::ptr_eq(input[0].value_schema.as_ref().unwrap(), &schema), "an unchanged schema keeps its identity");
+        assert!(read_batch_over(&out, &mut input[..3]).unwrap_err().contains("4 records for 3"));
         assert!(read_batch(&out).is_err(), "markers need the input");
     }
 

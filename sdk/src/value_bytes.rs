@@ -18,7 +18,7 @@
 //! A transform's output usually leaves most of a record as it was; [`encode_against`] writes
 //! each string or bytes value equal to the one at its place in the input as tag 14, so the
 //! unchanged bulk of a record is neither copied out of the guest nor compared by the host,
-//! which takes the value it sent ([`from_bytes_like`]).
+//! which keeps the value it sent ([`decode_over`]).
 //!
 //! Decoding trusts nothing: it checks every length against what is left, caps nesting at
 //! [`MAX_DEPTH`] and never allocates more than the input could hold.
@@ -79,13 +79,35 @@ pub fn encode_against(v: &Value, before: Option<&[u8]>, out: &mut Vec<u8>) {
     }
 }
 
-/// `a == b`, 32 bytes per step: in a WASM guest a slice comparison is `memcmp`, which there is
-/// a loop over single bytes (no vector instructions), several times slower than this.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+/// `a == b` without calling `memcmp`: in a WASM guest that is a loop over single bytes (no
+/// vector instructions), several times slower than comparing words, and a call for every
+/// short field name. 32 bytes per step, then the tail as words that may overlap bytes
+/// already compared.
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let word = |c: &[u8], i: usize| u64::from_le_bytes([c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4], c[i + 5], c[i + 6], c[i + 7]]);
+    // One load each (a closure or per-byte indexing is not always inlined into one in WASM).
+    #[inline(always)]
+    fn word(c: &[u8], i: usize) -> u64 {
+        let mut w = [0; 8];
+        w.copy_from_slice(&c[i..i + 8]);
+        u64::from_le_bytes(w)
+    }
+    #[inline(always)]
+    fn half(c: &[u8], i: usize) -> u32 {
+        let mut w = [0; 4];
+        w.copy_from_slice(&c[i..i + 4]);
+        u32::from_le_bytes(w)
+    }
+    if n < 8 {
+        return match n {
+            0 => true,
+            1..4 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+            _ => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        };
+    }
     let (mut ca, mut cb) = (a.chunks_exact(32), b.chunks_exact(32));
     for (x, y) in ca.by_ref().zip(cb.by_ref()) {
         let diff = (word(x, 0) ^ word(y, 0)) | (word(x, 8) ^ word(y, 8)) | (word(x, 16) ^ word(y, 16)) | (word(x, 24) ^ word(y, 24));
@@ -93,7 +115,14 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
             return false;
         }
     }
-    ca.remainder() == cb.remainder()
+    let mut at = n - ca.remainder().len();
+    while at + 8 <= n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    at == n || word(a, n - 8) == word(b, n - 8)
 }
 
 /// Appends the binary form of `v` to `out`.
@@ -185,15 +214,17 @@ pub fn encoded_len(v: &Value) -> usize {
     }
 }
 
-/// The value `bytes` holds, taking unchanged strings, bytes and names from `like` (left
-/// emptied where taken) instead of copying them.
-pub fn from_bytes_like(bytes: &[u8], like: &mut Value) -> Result<Value, String> {
+/// Decodes `bytes` (a transform's output, written with [`encode_against`]) over `slot` (the
+/// value the transform was given): [`UNCHANGED`] parts stay as they are, and the strings,
+/// bytes and vectors of what changed are reused where the shapes match, so that a mostly
+/// unchanged value costs no allocation. On error `slot` holds a partly decoded value.
+pub fn decode_over(bytes: &[u8], slot: &mut Value) -> Result<(), String> {
     let mut r = Reader::new(bytes);
-    let v = r.value_like(0, Some(like))?;
+    r.value_over(0, slot)?;
     if r.pos != bytes.len() {
         return Err(format!("{} bytes after the value", bytes.len() - r.pos));
     }
-    Ok(v)
+    Ok(())
 }
 
 /// The value `bytes` holds; every byte must belong to it.
@@ -204,6 +235,18 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Value, String> {
         return Err(format!("{} bytes after the value", bytes.len() - r.pos));
     }
     Ok(v)
+}
+
+#[cold]
+#[inline(never)]
+fn truncated(at: usize) -> String {
+    format!("truncated at byte {at}")
+}
+
+#[cold]
+#[inline(never)]
+fn count_exceeds(n: usize, at: usize) -> String {
+    format!("count {n} at byte {at} exceeds the input")
 }
 
 /// A bounds-checked cursor over encoded bytes (shared with [`crate::record_batch`]).
@@ -228,33 +271,42 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    // The readers below run per field on both sides of the boundary: small enough to inline
+    // (their error text is built out of line), which in a WASM guest saves a call per field.
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| format!("truncated at byte {}", self.pos))?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
+        if n > self.buf.len() - self.pos {
+            return Err(truncated(self.pos));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
         Ok(s)
     }
 
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
+    #[inline]
     pub(crate) fn len(&mut self) -> Result<usize, String> {
         Ok(u32::from_le_bytes(self.array()?) as usize)
     }
 
     /// A count of items each taking at least `min` bytes, checked against what is left.
+    #[inline]
     pub(crate) fn count(&mut self, min: usize) -> Result<usize, String> {
         let n = self.len()?;
         if n.saturating_mul(min) > self.buf.len() - self.pos {
-            return Err(format!("count {n} at byte {} exceeds the input", self.pos));
+            return Err(count_exceeds(n, self.pos));
         }
         Ok(n)
     }
 
     /// The content of a string or bytes value whose tag was read; `None` if truncated.
+    #[inline]
     fn blob(&mut self) -> Option<&'a [u8]> {
         let n = self.len().ok()?;
         self.take(n).ok()
@@ -307,21 +359,20 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn string(&mut self) -> Result<String, String> {
-        self.string_like(None)
+        self.str().map(str::to_string)
     }
 
-    /// A string; `like`'s own when the bytes are the same (no allocation, no UTF-8 check).
-    fn string_like(&mut self, like: Option<&mut String>) -> Result<String, String> {
+    /// A string, borrowed from the input.
+    #[inline]
+    pub(crate) fn str(&mut self) -> Result<&'a str, String> {
         let n = self.len()?;
         let at = self.pos;
         let bytes = self.take(n)?;
-        if let Some(like) = like.filter(|l| l.as_bytes() == bytes) {
-            return Ok(std::mem::take(like));
-        }
-        self.text(bytes, at).map(str::to_string)
+        self.text(bytes, at)
     }
 
     /// `bytes` (read from byte `at`) as text: checked unless trusted.
+    #[inline]
     fn text(&self, bytes: &'a [u8], at: usize) -> Result<&'a str, String> {
         if self.trusted {
             // SAFETY: a trusted writer wrote these bytes from a `str` (see `trusted`).
@@ -331,10 +382,16 @@ impl<'a> Reader<'a> {
     }
 
     /// A string into `slot`, reusing its buffer.
+    #[inline]
     pub(crate) fn string_into(&mut self, slot: &mut String) -> Result<(), String> {
         let n = self.len()?;
         let at = self.pos;
         let bytes = self.take(n)?;
+        // A field name or topic is usually the one decoded into `slot` before: then neither
+        // copied nor checked again.
+        if same_bytes(slot.as_bytes(), bytes) {
+            return Ok(());
+        }
         let text = self.text(bytes, at)?;
         slot.clear();
         slot.push_str(text);
@@ -345,24 +402,54 @@ impl<'a> Reader<'a> {
     /// match: a guest decoding record after record of one shape into the record before
     /// allocates almost nothing. On error `slot` holds a partly decoded value.
     pub(crate) fn value_into(&mut self, depth: usize, slot: &mut Value) -> Result<(), String> {
+        self.fill(depth, slot, false)
+    }
+
+    /// As [`Reader::value_into`], for a transform's output over the value it was given:
+    /// [`UNCHANGED`] keeps what `slot` holds at that position.
+    pub(crate) fn value_over(&mut self, depth: usize, slot: &mut Value) -> Result<(), String> {
+        self.fill(depth, slot, true)
+    }
+
+    fn fill(&mut self, depth: usize, slot: &mut Value, over: bool) -> Result<(), String> {
         if depth > MAX_DEPTH {
             return Err(format!("nested deeper than {MAX_DEPTH}"));
         }
         let at = self.pos;
         match (self.take(1)?[0], slot) {
+            (UNCHANGED, _) if over => {}
             (9, Value::String(s)) => self.string_into(s)?,
             (10, Value::Bytes(b)) => {
                 let n = self.len()?;
-                b.clear();
-                b.extend_from_slice(self.take(n)?);
+                let bytes = self.take(n)?;
+                if !same_bytes(b, bytes) {
+                    b.clear();
+                    b.extend_from_slice(bytes);
+                }
             }
             (11, Value::Array(items)) => {
                 let n = self.count(1)?;
                 items.truncate(n);
                 for i in 0..n {
                     match items.get_mut(i) {
-                        Some(item) => self.value_into(depth + 1, item)?,
+                        Some(item) => self.fill(depth + 1, item, over)?,
                         None => items.push(self.value(depth + 1)?),
+                    }
+                }
+            }
+            (12, Value::Map(entries)) => {
+                let n = self.count(2)?;
+                entries.truncate(n);
+                for i in 0..n {
+                    match entries.get_mut(i) {
+                        Some((k, v)) => {
+                            self.fill(depth + 1, k, over)?;
+                            self.fill(depth + 1, v, over)?;
+                        }
+                        None => {
+                            let k = self.value(depth + 1)?;
+                            entries.push((k, self.value(depth + 1)?));
+                        }
                     }
                 }
             }
@@ -373,7 +460,7 @@ impl<'a> Reader<'a> {
                     match st.fields.get_mut(i) {
                         Some((name, value)) => {
                             self.string_into(name)?;
-                            self.value_into(depth + 1, value)?;
+                            self.fill(depth + 1, value, over)?;
                         }
                         None => {
                             let name = self.string()?;
@@ -390,13 +477,8 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// A value (a marker of [`UNCHANGED`] in it is an error: there is nothing to keep).
     pub(crate) fn value(&mut self, depth: usize) -> Result<Value, String> {
-        self.value_like(depth, None)
-    }
-
-    /// A value, reusing the strings, bytes and field names of `like` (typically the value a
-    /// transform was given) where they are unchanged, instead of allocating copies.
-    pub(crate) fn value_like(&mut self, depth: usize, mut like: Option<&mut Value>) -> Result<Value, String> {
         if depth > MAX_DEPTH {
             return Err(format!("nested deeper than {MAX_DEPTH}"));
         }
@@ -412,60 +494,38 @@ impl<'a> Reader<'a> {
             6 => Value::Float64(f64::from_le_bytes(self.array()?)),
             7 => Value::Boolean(false),
             8 => Value::Boolean(true),
-            9 => Value::String(self.string_like(match like {
-                Some(Value::String(s)) => Some(s),
-                _ => None,
-            })?),
+            9 => Value::String(self.string()?),
             10 => {
                 let n = self.len()?;
-                let bytes = self.take(n)?;
-                match like {
-                    Some(Value::Bytes(b)) if b.as_slice() == bytes => Value::Bytes(std::mem::take(b)),
-                    _ => Value::Bytes(bytes.to_vec()),
-                }
+                Value::Bytes(self.take(n)?.to_vec())
             }
             11 => {
                 let n = self.count(1)?;
                 let mut items = Vec::with_capacity(n);
-                for i in 0..n {
-                    let like = match like.as_deref_mut() {
-                        Some(Value::Array(a)) => a.get_mut(i),
-                        _ => None,
-                    };
-                    items.push(self.value_like(depth + 1, like)?);
+                for _ in 0..n {
+                    items.push(self.value(depth + 1)?);
                 }
                 Value::Array(items)
             }
             12 => {
                 let n = self.count(2)?;
                 let mut entries = Vec::with_capacity(n);
-                for i in 0..n {
-                    let mut like = match like.as_deref_mut() {
-                        Some(Value::Map(m)) => m.get_mut(i),
-                        _ => None,
-                    };
-                    let k = self.value_like(depth + 1, like.as_mut().map(|(k, _)| k))?;
-                    entries.push((k, self.value_like(depth + 1, like.map(|(_, v)| v))?));
+                for _ in 0..n {
+                    let k = self.value(depth + 1)?;
+                    entries.push((k, self.value(depth + 1)?));
                 }
                 Value::Map(entries)
             }
             13 => {
                 let n = self.count(5)?;
                 let mut fields = Vec::with_capacity(n);
-                for i in 0..n {
-                    let mut like = match like.as_deref_mut() {
-                        Some(Value::Struct(s)) => s.fields.get_mut(i),
-                        _ => None,
-                    };
-                    let name = self.string_like(like.as_mut().map(|(n, _)| n))?;
-                    fields.push((name, self.value_like(depth + 1, like.map(|(_, v)| v))?));
+                for _ in 0..n {
+                    let name = self.string()?;
+                    fields.push((name, self.value(depth + 1)?));
                 }
                 Value::Struct(Struct { fields })
             }
-            UNCHANGED => match like {
-                Some(v) => std::mem::replace(v, Value::Null),
-                None => return Err(format!("value at byte {at} is marked unchanged, but the input has no value at its position")),
-            },
+            UNCHANGED => return Err(format!("value at byte {at} is marked unchanged, but the input has no value at its position")),
             other => return Err(format!("unknown value tag {other} at byte {at}")),
         })
     }
@@ -499,20 +559,25 @@ mod tests {
     }
 
     #[test]
-    fn decoding_like_an_earlier_value_reuses_what_is_unchanged() {
+    fn decoding_over_an_earlier_value_gives_the_new_value() {
         let original = Value::Struct(Struct::new().put("id", Value::Int64(1)).put("ssn", Value::String("123".into())).put("notes", Value::String("long".into())));
         let mut changed = original.clone();
         if let Value::Struct(s) = &mut changed {
             s.fields[1].1 = Value::String("****".into());
         }
-        let mut like = original.clone();
-        let back = from_bytes_like(&to_bytes(&changed), &mut like).unwrap();
-        assert_eq!(back, changed);
-        let Value::Struct(left) = like else { panic!("struct") };
-        assert_eq!(left.fields[2], (String::new(), Value::String(String::new())), "unchanged name and text were taken");
-        assert_eq!(left.fields[1].1, Value::String("123".into()), "the changed one was not");
-        // Unlike values of another shape are ignored.
-        assert_eq!(from_bytes_like(&to_bytes(&changed), &mut Value::Int32(3)).unwrap(), changed);
+        let mut slot = original.clone();
+        decode_over(&to_bytes(&changed), &mut slot).unwrap();
+        assert_eq!(slot, changed);
+        // Over a value of another shape, and over a longer one.
+        let mut other = Value::Int32(3);
+        decode_over(&to_bytes(&changed), &mut other).unwrap();
+        assert_eq!(other, changed);
+        let mut longer = original.clone();
+        if let Value::Struct(s) = &mut longer {
+            s.fields.push(("extra".into(), Value::Map(vec![(Value::Int8(1), Value::Null)])));
+        }
+        decode_over(&to_bytes(&changed), &mut longer).unwrap();
+        assert_eq!(longer, changed);
     }
 
     #[test]
@@ -536,21 +601,22 @@ mod tests {
         let mut out = Vec::new();
         encode_against(&changed, Some(&before), &mut out);
         assert!(out.len() < encoded_len(&changed) - notes.len(), "unchanged notes were copied: {} bytes", out.len());
-        let mut like = original.clone();
-        assert_eq!(from_bytes_like(&out, &mut like).unwrap(), changed);
+        let mut slot = original.clone();
+        decode_over(&out, &mut slot).unwrap();
+        assert_eq!(slot, changed);
         // Without the input, a marker is an error; against garbage, everything is written.
         assert!(from_bytes(&out).unwrap_err().contains("marked unchanged"));
         let mut full = Vec::new();
         encode_against(&changed, Some(&[13, 200, 0]), &mut full);
         assert_eq!(full, to_bytes(&changed));
         // A marker where the host's value has another shape has nothing to take.
-        assert!(from_bytes_like(&out, &mut Value::Struct(Struct::new())).unwrap_err().contains("marked unchanged"));
+        assert!(decode_over(&out, &mut Value::Struct(Struct::new())).unwrap_err().contains("marked unchanged"));
     }
 
     #[test]
     fn bytes_compare_equal_exactly_when_they_are() {
         let a: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
-        for len in [0, 1, 31, 32, 33, 64, 100, 200] {
+        for len in (0..=72).chain([100, 200]) {
             assert!(same_bytes(&a[..len], &a[..len]));
             for at in 0..len {
                 let mut b = a[..len].to_vec();

@@ -13,7 +13,7 @@ use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Predicat
 
 use crate::bindings::predicate::Predicate as PredicateWorld;
 use crate::bindings::transform::Transform as TransformWorld;
-use sluice_sdk::record_batch::{BatchRecord, estimated_len, read_batch_like, write_batch_sized};
+use sluice_sdk::record_batch::{estimated_len, read_batch_over, write_batch_sized};
 
 use crate::convert::{error_from_wit, props_to_wit};
 use crate::instance::Instance;
@@ -161,33 +161,15 @@ impl<R: ConnectRecord> WasmTransform<R> {
         let name = &self.inner.plugin.name;
         let out = self.inner.with(build_transform, configure_transform, |inst| {
             let bytes = inst.call("apply", |b, s| b.call_apply(s, &batch))?.map_err(error_from_wit)?;
-            read_batch_like(&bytes, &mut records).map_err(|e| ConnectError::fatal(format!("WASM transform {name} returned a malformed record batch: {e}")))
+            // What the plugin returned, written over the records themselves (the partition
+            // cannot be changed by a transform).
+            read_batch_over(&bytes, &mut records).map_err(|e| ConnectError::fatal(format!("WASM transform {name} returned a malformed record batch: {e}")))
         });
         match out {
-            Ok(results) if results.len() == n => records
-                .into_iter()
-                .zip(results)
-                .map(|(orig, r)| Ok(r.map(|r| merge(orig, r))))
-                .collect(),
-            Ok(results) => {
-                let e = ConnectError::fatal(format!("WASM transform {} returned {} records for {n}", self.inner.plugin.name, results.len()));
-                (0..n).map(|_| Err(copy_error(&e))).collect()
-            }
+            Ok(present) => records.into_iter().zip(present).map(|(r, present)| Ok(present.then_some(r))).collect(),
             Err(e) => (0..n).map(|_| Err(copy_error(&e))).collect(),
         }
     }
-}
-
-/// `original` with what the plugin returned (the partition cannot be changed by a transform).
-fn merge<R: ConnectRecord>(mut original: R, r: BatchRecord) -> R {
-    if original.topic() != r.topic {
-        original.set_topic(r.topic);
-    }
-    original.set_key(r.key_schema, r.key);
-    original.set_value(r.value_schema, r.value);
-    original.set_timestamp(r.timestamp);
-    *original.headers_mut() = r.headers;
-    original
 }
 
 fn build_predicate(plugin: &WasmPlugin, sandbox: &Sandbox, tag: String) -> ConnectResult<Instance<PredicateWorld>> {

@@ -18,7 +18,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
 use sluice_bench::sink::LineCounter;
-use sluice_bench::{Row, env, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{CpuMeter, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
 
 const TABLE_DDL: &str = "(id UInt64, customer String, amount Decimal(18, 2), qty Int32, ts DateTime, note String) ENGINE = MergeTree ORDER BY id";
 const BATCH: usize = 100_000;
@@ -77,8 +77,9 @@ fn strip_ansi(s: &str) -> String {
 }
 
 /// Runs `sluice standalone` with one connector until `progress` reaches `n`; returns (total
-/// time, time from the first record delivered, peak RSS, log path).
-async fn run_worker<F, Fut>(bootstrap: &str, connector: &str, n: u64, progress: F) -> anyhow::Result<(Duration, Duration, Option<f64>, std::path::PathBuf)>
+/// time, time from the first record delivered, peak RSS, log path), and prints the worker's
+/// CPU per record from the first record delivered on, under `label`.
+async fn run_worker<F, Fut>(label: &str, bootstrap: &str, connector: &str, n: u64, progress: F) -> anyhow::Result<(Duration, Duration, Option<f64>, std::path::PathBuf)>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = u64>,
@@ -106,12 +107,14 @@ where
         .spawn()
         .context("start sluice")?;
     let mut first: Option<Instant> = None;
+    let mut meter = None;
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut peak = None;
     loop {
         let c = progress().await;
         if c > 0 && first.is_none() {
             first = Some(Instant::now());
+            meter = Some((CpuMeter::start(child.id()), c));
         }
         peak = peak_rss_mib(child.id()).or(peak);
         if c >= n {
@@ -125,6 +128,9 @@ where
     }
     let total = started.elapsed();
     let steady = first.map(|t| t.elapsed()).unwrap_or(total);
+    if let Some((meter, at_first)) = meter {
+        meter.report(label, n - at_first, steady);
+    }
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let _ = child.wait();
     Ok((total, steady, peak, log_path))
@@ -142,6 +148,7 @@ async fn main() -> anyhow::Result<()> {
     let direct = unique("bench_direct").replace('-', "_");
     ch.query(&format!("CREATE TABLE {direct} {TABLE_DDL}")).execute().await?;
     let started = Instant::now();
+    let meter = CpuMeter::start(std::process::id());
     let mut i = 0;
     while i < n {
         let mut insert = ch.insert::<Order>(&direct).await?;
@@ -152,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
         i += BATCH as u64;
     }
     let direct_elapsed = started.elapsed();
+    meter.report("baseline, the inserting client (this process)", n, direct_elapsed);
     anyhow::ensure!(count(&ch, &direct).await? == n, "direct insert lost rows");
 
     // Kafka: produce the rows as JSON.
@@ -186,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let ch2 = ch.clone();
     let sunk2 = sunk.clone();
-    let (total, steady, peak, log_path) = run_worker(&bootstrap, &connector, n, move || {
+    let (total, steady, peak, log_path) = run_worker("sluice ClickHouse sink, worker", &bootstrap, &connector, n, move || {
         let (ch, t) = (ch2.clone(), sunk2.clone());
         async move { count(&ch, &t).await.unwrap_or(0) }
     })
@@ -198,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
     let out = dir.join("sink.txt");
     let file_sink = format!("name=bench-file-sink\nconnector.class=FileStreamSink\ntopics={topic}\nfile={}\n", out.display());
     let counter = std::sync::Arc::new(std::sync::Mutex::new(LineCounter::new(&out)));
-    let (_, file_steady, file_peak, _) = run_worker(&bootstrap, &file_sink, n, move || {
+    let (_, file_steady, file_peak, _) = run_worker("sluice FileStreamSink, worker", &bootstrap, &file_sink, n, move || {
         let counter = counter.clone();
         async move { counter.lock().map(|mut c| c.lines()).unwrap_or(0) }
     })

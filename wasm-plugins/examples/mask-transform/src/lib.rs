@@ -50,7 +50,16 @@ impl TransformPlugin for MaskFields {
         if let Value::Struct(s) = &mut record.value {
             for (name, value) in s.fields.iter_mut() {
                 if self.fields.iter().any(|f| f == name) && !value.is_null() {
-                    *value = if self.hash { Value::String(format!("{:016x}", fnv1a(text(value).as_bytes()))) } else { Value::String(self.replacement.clone()) };
+                    if self.hash {
+                        *value = Value::String(format!("{:016x}", fnv1a(text(value).as_bytes())));
+                    } else if let Value::String(s) = value {
+                        // In place: the SDK decodes the next record into this one, so the
+                        // buffer is reused record after record (no allocation per record).
+                        s.clear();
+                        s.push_str(&self.replacement);
+                    } else {
+                        *value = Value::String(self.replacement.clone());
+                    }
                 }
             }
         }
