@@ -6,6 +6,8 @@ mod json_read;
 
 pub use json::{JsonConverter, json_to_schema, json_to_schemaless, json_to_value, schema_to_json};
 
+use std::sync::LazyLock;
+
 use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, SchemaType, Validator, Value};
 
 /// `org.apache.kafka.connect.storage.StringConverter`: any value as its string form (UTF-8).
@@ -36,7 +38,7 @@ impl Converter for StringConverter {
     }
 
     fn to_connect(&self, _topic: &str, bytes: Option<&[u8]>) -> ConnectResult<(Option<SchemaRef>, Value)> {
-        let schema = Some(Schema::string().optional().build());
+        let schema = Some(OPTIONAL_STRING.clone());
         match bytes {
             None => Ok((schema, Value::Null)),
             Some(b) => match std::str::from_utf8(b) {
@@ -46,6 +48,15 @@ impl Converter for StringConverter {
         }
     }
 }
+
+/// Connect's `Schema.OPTIONAL_STRING_SCHEMA`, `OPTIONAL_BYTES_SCHEMA`, `STRING_SCHEMA` and
+/// `BYTES_SCHEMA`: one schema shared by every record, as in Connect, so that what is cached per
+/// schema (its JSON text at the WASM boundary, a converter's cache) is found again instead of
+/// being built for every record.
+static OPTIONAL_STRING: LazyLock<SchemaRef> = LazyLock::new(|| Schema::string().optional().build());
+static OPTIONAL_BYTES: LazyLock<SchemaRef> = LazyLock::new(|| Schema::bytes().optional().build());
+static STRING: LazyLock<SchemaRef> = LazyLock::new(|| Schema::string().build());
+static BYTES: LazyLock<SchemaRef> = LazyLock::new(|| Schema::bytes().build());
 
 /// `org.apache.kafka.connect.converters.ByteArrayConverter`: bytes through unchanged.
 #[derive(Default)]
@@ -74,7 +85,7 @@ impl Converter for ByteArrayConverter {
     }
 
     fn to_connect(&self, _topic: &str, bytes: Option<&[u8]>) -> ConnectResult<(Option<SchemaRef>, Value)> {
-        let schema = Some(Schema::bytes().optional().build());
+        let schema = Some(OPTIONAL_BYTES.clone());
         Ok((schema, bytes.map_or(Value::Null, |b| Value::Bytes(b.to_vec()))))
     }
 }
@@ -99,8 +110,8 @@ pub fn header_from_bytes(bytes: Option<&[u8]>) -> (Option<SchemaRef>, Value) {
     match bytes {
         None => (None, Value::Null),
         Some(b) => match std::str::from_utf8(b) {
-            Ok(s) => (Some(Schema::string().build()), Value::String(s.to_string())),
-            Err(_) => (Some(Schema::bytes().build()), Value::Bytes(b.to_vec())),
+            Ok(s) => (Some(STRING.clone()), Value::String(s.to_string())),
+            Err(_) => (Some(BYTES.clone()), Value::Bytes(b.to_vec())),
         },
     }
 }
@@ -119,6 +130,13 @@ mod tests {
         assert_eq!(b.from_connect("t", None, &Value::Bytes(vec![1, 2])).unwrap(), Some(vec![1, 2]));
         assert!(b.from_connect("t", Some(&Schema::string().build()), &Value::from("x")).is_err());
         assert_eq!(b.to_connect("t", None).unwrap().1, Value::Null);
+        // One shared schema per converter kind, as Connect's OPTIONAL_*_SCHEMA.
+        let (first, second) = (s.to_connect("t", Some(b"a")).unwrap().0.unwrap(), s.to_connect("t", None).unwrap().0.unwrap());
+        assert!(std::sync::Arc::ptr_eq(&first, &second));
+        assert_eq!(*first, *Schema::string().optional().build());
+        let (first, second) = (b.to_connect("t", Some(b"a")).unwrap().0.unwrap(), b.to_connect("t", None).unwrap().0.unwrap());
+        assert!(std::sync::Arc::ptr_eq(&first, &second));
+        assert_eq!(*first, *Schema::bytes().optional().build());
     }
 
     #[test]
