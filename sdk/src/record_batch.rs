@@ -249,8 +249,9 @@ impl<'a> BatchReader<'a> {
 
 /// Reads a transform's output batch over the records it was given (the i-th entry is what
 /// became of `records[i]`), in place: the parts of keys and values marked unchanged stay as
-/// they are, the rest reuses the records' memory where the shapes match, and schemas equal to
-/// one the records had stay that very schema. Returns, per record, whether it is present
+/// they are, and the rest reuses the records' memory where the shapes match. A schema the
+/// transform left alone comes back as the same `Arc` (`wire::schema_of_text` finds the text
+/// that `schema_text` remembered when the batch was written), so it is not set again. Returns, per record, whether it is present
 /// (`false`: dropped, left as it was). The partition is not a transform's to change and is
 /// ignored. On error the records are partly updated.
 pub fn read_batch_over<R: ConnectRecord>(bytes: &[u8], records: &mut [R]) -> Result<Vec<bool>, String> {
@@ -258,24 +259,7 @@ pub fn read_batch_over<R: ConnectRecord>(bytes: &[u8], records: &mut [R]) -> Res
     if reader.len() != records.len() {
         return Err(format!("{} records for {}", reader.len(), records.len()));
     }
-    adopt_schemas(&mut reader.schemas, records);
     records.iter_mut().map(|rec| reader.step(|r, schemas, _| read_record_over(r, schemas, rec)).map(|(present, _)| present)).collect()
-}
-
-/// Replaces each schema of an output batch's table by an equal one the input records hold,
-/// so that a schema the transform left alone keeps its identity (and converters' caches).
-fn adopt_schemas<R: ConnectRecord>(table: &mut [SchemaRef], records: &[R]) {
-    let mut known: Vec<&SchemaRef> = Vec::new();
-    for s in records.iter().flat_map(|r| [r.key_schema(), r.value_schema()]).flatten() {
-        if !known.iter().any(|k| std::sync::Arc::ptr_eq(k, s)) {
-            known.push(s);
-        }
-    }
-    for s in table.iter_mut() {
-        if let Some(k) = known.iter().find(|k| ***k == *s) {
-            *s = (*k).clone();
-        }
-    }
 }
 
 fn same_schema(a: Option<&SchemaRef>, b: Option<&SchemaRef>) -> bool {
