@@ -33,6 +33,8 @@ pub fn build() -> Result<PathBuf, String> {
         run(Command::new(&cargo)
             .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", example, "--manifest-path"])
             .arg(&manifest)
+            // From the examples' directory, so that cargo reads their `.cargo/config.toml`.
+            .current_dir(manifest.parent().unwrap_or(&manifest))
             .env("CARGO_TARGET_DIR", &target_dir)
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS"))?;

@@ -18,7 +18,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
 use sluice_bench::sink::LineCounter;
-use sluice_bench::{CpuMeter, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{BenchTopics, CpuMeter, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
 
 const TABLE_DDL: &str = "(id UInt64, customer String, amount Decimal(18, 2), qty Int32, ts DateTime, note String) ENGINE = MergeTree ORDER BY id";
 const BATCH: usize = 100_000;
@@ -163,7 +163,8 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(count(&ch, &direct).await? == n, "direct insert lost rows");
 
     // Kafka: produce the rows as JSON.
-    let topic = unique("bench-ch");
+    let mut topics = BenchTopics::new(&bootstrap);
+    let topic = topics.name("bench-ch");
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &bootstrap).create()?;
     for r in admin.create_topics(&[NewTopic::new(&topic, 4, TopicReplication::Fixed(1))], &AdminOptions::new()).await? {
         r.map_err(|(t, e)| anyhow::anyhow!("create topic {t}: {e}"))?;

@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use sluice_bench::{CpuMeter, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{BenchTopics, CpuMeter, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
 
 const PARTITIONS: i32 = 4;
 const FLUSH: u64 = 25_000;
@@ -245,7 +245,8 @@ fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label:
 fn main() -> Result<()> {
     let n: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(400_000);
     let n = n / (FLUSH * PARTITIONS as u64) * FLUSH * PARTITIONS as u64;
-    let topic = unique("bench-s3");
+    let mut topics = BenchTopics::new(&env("SLUICE_BOOTSTRAP_SERVERS"));
+    let topic = topics.name("bench-s3");
     println!("producing {n} records to {topic} ({PARTITIONS} partitions)...");
     let bytes = produce(&topic, n)?;
     println!("{:.1} MiB of Connect JSON envelopes (avg {} B)", bytes as f64 / 1_048_576.0, bytes / n);

@@ -21,7 +21,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Timestamp};
-use sluice_bench::{Row, env, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{BenchTopics, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
 use sluice_runtime::converters::JsonConverter;
 use sluice_sdk::Converter;
 
@@ -140,7 +140,8 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
 
     // 1. Raw producer.
-    let raw_topic = unique("bench-raw");
+    let mut topics = BenchTopics::new(&bootstrap);
+    let raw_topic = topics.name("bench-raw");
     create_topic(&bootstrap, &raw_topic)?;
     let conv = JsonConverter::schemaless();
     let schema = sluice_connector_datagen::value_schema(a.payload_bytes > 0);
@@ -172,7 +173,7 @@ fn main() -> anyhow::Result<()> {
     rows.push(Row { name: "raw rdkafka producer".into(), records: a.records, bytes, elapsed: span, peak_rss_mib: None });
 
     // 2. Sluice source: datagen → Kafka.
-    let topic = unique("bench-sluice");
+    let topic = topics.name("bench-sluice");
     create_topic(&bootstrap, &topic)?;
     let src_worker = worker(&dir, "source", &bootstrap)?;
     let src = dir.join("datagen.properties");

@@ -7,7 +7,7 @@
 
 use anyhow::Result;
 use sluice_bench::sink::{produce, raw_consume, sluice_sink};
-use sluice_bench::{env, print_table, unique};
+use sluice_bench::{BenchTopics, env, print_table};
 
 fn event(i: u64, poison: bool) -> Vec<u8> {
     if poison {
@@ -26,7 +26,8 @@ fn event(i: u64, poison: bool) -> Vec<u8> {
 fn main() -> Result<()> {
     let n: u64 = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(200_000);
     let bootstrap = env("SLUICE_BOOTSTRAP_SERVERS");
-    let (clean, dirty) = (unique("bench-cdc"), unique("bench-cdc-poison"));
+    let mut topics = BenchTopics::new(&bootstrap);
+    let (clean, dirty) = (topics.name("bench-cdc"), topics.name("bench-cdc-poison"));
     let bytes = produce(&bootstrap, &clean, n, |i| event(i, false))?;
     let dirty_bytes = produce(&bootstrap, &dirty, n, |i| event(i, i % 100 == 99))?;
     let chain: &[(&str, &str)] = &[
@@ -49,7 +50,7 @@ fn main() -> Result<()> {
         ("predicates.isTest.pattern", "test-.*"),
     ];
     let mut with_dlq: Vec<(&str, &str)> = chain.to_vec();
-    let dlq = unique("bench-dlq");
+    let dlq = topics.name("bench-dlq");
     with_dlq.extend([
         ("errors.tolerance", "all"),
         ("errors.deadletterqueue.topic.name", dlq.as_str()),
