@@ -287,36 +287,51 @@ fn http_collector(secs: u64) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String
     (port, got)
 }
 
-/// Outbound network only when granted: the HTTP sink example POSTs batches to a loopback server
-/// with `wasm.allow.network=true`; the same plugin without the grant fails its task, and only it.
+/// Outbound network only when granted, both ways out: the HTTP sink example POSTs batches to
+/// loopback servers through the worker's HTTP client (`wasi:http`, host granted in
+/// `wasm.allowed.http.hosts`) and over its own socket (`wasm.allow.network=true`); the same
+/// plugin with a grant for another host, or without the socket grant, fails its task, and only it.
 #[test]
-fn outbound_http_works_only_when_the_connector_grants_the_network() {
+fn outbound_http_works_only_when_the_connector_grants_the_host_or_the_network() {
     let dir = scratch("wasm-http");
     let plugins = plugin_dir(&dir, &[]);
     let built = sluice_wasm_plugins::examples::build().unwrap_or_else(|e| panic!("building the example plugins: {e}"));
     std::fs::copy(built.join("http_sink.wasm"), plugins.join("http_sink.wasm")).expect("copy the HTTP sink");
-    let (port, got) = http_collector(120);
+    let (http_port, via_http) = http_collector(120);
+    let (socket_port, via_socket) = http_collector(120);
     let topic = unique("wasm-http");
-    let names: Vec<String> = ["gen", "granted", "denied"].iter().map(|n| unique(&format!("wh{n}"))).collect();
-    let url = format!("http://127.0.0.1:{port}/ingest");
-    let sink = |name: &str, grant: bool| {
+    let names: Vec<String> = ["gen", "http", "socket", "otherhost", "nosocket"].iter().map(|n| unique(&format!("wh{n}"))).collect();
+    let sink = |name: &str, port: u16, grants: &[(&str, &str)]| {
+        let url = format!("http://127.0.0.1:{port}/ingest");
         let mut p = props(&[("name", name), ("connector.class", "com.example.sluice.HttpSink"), ("topics", &topic), ("url", &url)]);
-        if grant {
-            p.insert("wasm.allow.network".into(), "true".into());
-        }
+        p.extend(grants.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         p
     };
-    let connectors = [generator(&names[0], &topic, 300), sink(&names[1], true), sink(&names[2], false)];
+    let connectors = [
+        generator(&names[0], &topic, 300),
+        sink(&names[1], http_port, &[("wasm.allowed.http.hosts", "127.0.0.1")]),
+        sink(&names[2], socket_port, &[("transport", "socket"), ("wasm.allow.network", "true")]),
+        // The socket grant does not open the HTTP client, nor does a grant for another host.
+        sink(&names[3], http_port, &[("wasm.allowed.http.hosts", "example.com, 127.0.0.1:1"), ("wasm.allow.network", "true")]),
+        sink(&names[4], socket_port, &[("transport", "socket"), ("wasm.allowed.http.hosts", "127.0.0.1")]),
+    ];
     let mut w = Worker::new(&dir, wasm_worker_props(&dir, free_port(), &plugins), &connectors);
     w.start();
-    let trace = wait_failed(&w, &names[2]);
-    assert!(trace.contains("wasm.allow.network"), "the denied sink says what to grant: {trace}");
-    let count = || got.lock().unwrap_or_else(|p| p.into_inner()).len();
-    wait_for(Duration::from_secs(60), &format!("300 records POSTed by the granted sink\n{}", w.log()), || (count() >= 300).then_some(()));
-    let lines = got.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let seqs: HashSet<u64> = lines.iter().filter_map(|l| seq_of(l)).collect();
-    assert_eq!(seqs, (0..300).collect::<HashSet<_>>(), "every generated record arrived as a JSON line");
-    let (_, status) = w.get(&format!("/connectors/{}/status", names[1])).expect("REST answers");
-    assert_eq!(status["tasks"][0]["state"], "RUNNING", "the granted sink keeps running: {status}");
+    let trace = wait_failed(&w, &names[3]);
+    assert!(trace.contains("denied") && trace.contains("wasm.allowed.http.hosts"), "the HTTP sink without the host says what to grant: {trace}");
+    let trace = wait_failed(&w, &names[4]);
+    assert!(trace.contains("wasm.allow.network"), "the socket sink without the network says what to grant: {trace}");
+    for (got, how) in [(&via_http, "the worker's HTTP client"), (&via_socket, "the plugin's socket")] {
+        let count = || got.lock().unwrap_or_else(|p| p.into_inner()).len();
+        wait_for(Duration::from_secs(60), &format!("300 records POSTed through {how}\n{}", w.log()), || (count() >= 300).then_some(()));
+        let lines = got.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let seqs: HashSet<u64> = lines.iter().filter_map(|l| seq_of(l)).collect();
+        assert_eq!(seqs, (0..300).collect::<HashSet<_>>(), "every generated record arrived as a JSON line through {how}");
+    }
+    for name in &names[1..3] {
+        let (_, status) = w.get(&format!("/connectors/{name}/status")).expect("REST answers");
+        assert_eq!(status["tasks"][0]["state"], "RUNNING", "a granted sink keeps running: {status}");
+    }
+    assert!(w.log().contains("HTTP request denied"), "the worker logs the refused host:\n{}", w.log());
     assert_eq!(w.terminate(), Some(0));
 }

@@ -2,7 +2,8 @@
 //! allocator, epoch interruption), one epoch ticker thread, one [`Linker`] with WASI and the
 //! Sluice host interface, and the on-disk cache of compiled components.
 //!
-//! Guest calls are CPU-bound and the host imports (log, offset) never block, so the engine is
+//! Guest calls are CPU-bound and the host imports (log, offset) never block (outbound HTTP,
+//! when granted, blocks the calling thread up to its timeouts: `http.rs`), so the engine is
 //! synchronous: task calls run on tokio's blocking pool (see `instance.rs`), transforms inline.
 //! The deadline of a call is counted in epoch ticks of [`TICK`].
 
@@ -74,6 +75,7 @@ impl WasmRuntime {
         let engine = Engine::new(&config).map_err(|e| EngineError::Setup(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| EngineError::Setup(format!("{e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(|e| EngineError::Setup(format!("{e:#}")))?;
         crate::bindings::source::sluice::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| EngineError::Setup(format!("{e:#}")))?;
         crate::bindings::source::sluice::plugin::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)

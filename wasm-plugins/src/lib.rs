@@ -9,22 +9,24 @@
 //! - [`WasmConnector`], [`WasmSourceTask`], [`WasmSinkTask`], [`WasmTransform`] and
 //!   [`WasmPredicate`] implement the sdk traits; the runtime registers them like built-ins.
 //! - Sandbox ([`sandbox`]): WASI with no files, network or environment unless the connector
-//!   config grants them (`wasm.allowed.dirs`, `wasm.allow.network`); a deadline per call
+//!   config grants them (`wasm.allowed.dirs`, `wasm.allow.network`); outbound HTTP through
+//!   the worker's client (`wasi:http`) only to the hosts in `wasm.allowed.http.hosts`
+//!   ([`http`]); a deadline per call
 //!   (`wasm.call.timeout.ms`, epoch interruption) and a memory cap per instance
 //!   (`wasm.memory.max.bytes`). Instances come from a pooling allocator.
 //! - Faults: a deadline, the memory cap, a trap or a guest panic fail the call with a
 //!   [`sluice_sdk::ConnectError::Fatal`] naming the cause and carrying the guest's stderr
 //!   (where a Rust panic message goes); the task fails, the worker and other tasks go on.
 //!
-//! Limits: one call at a time per instance; the guest cannot make outbound HTTP requests
-//! other than through granted WASI sockets; records cross the boundary as batches, with
-//! non-string/bytes values JSON-encoded (`sluice_sdk::wire`).
+//! Limits: one call at a time per instance; records cross the boundary as batches, with
+//! non-string/bytes values in the binary form of `sluice_sdk::value_bytes`.
 
 mod bindings;
 mod connector;
 mod convert;
 pub mod discovery;
 pub mod engine;
+pub mod http;
 mod instance;
 pub mod plugin;
 pub mod sandbox;

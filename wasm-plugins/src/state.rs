@@ -1,5 +1,5 @@
 //! What one plugin instance's store holds: its WASI context (no files, no network, no env
-//! unless granted), its memory limiter, the tail of its stderr (where a Rust guest's panic
+//! unless granted), its `wasi:http` context (requests only to granted hosts), its memory limiter, the tail of its stderr (where a Rust guest's panic
 //! message goes) and the host-interface state (log tag, offset reader).
 
 use std::pin::Pin;
@@ -12,8 +12,10 @@ use wasmtime::ResourceLimiter;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{FsPerms, ResourceTable, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::source::sluice::plugin::{host, types};
+use crate::http::GrantedHttp;
 use crate::sandbox::Sandbox;
 
 /// How much of a guest's stderr is kept for error messages.
@@ -109,6 +111,8 @@ impl ResourceLimiter for MemoryLimiter {
 /// The data of one plugin instance's store.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: GrantedHttp,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     /// Names the instance in logs: `connector/task` or the transform alias.
@@ -130,13 +134,20 @@ impl HostState {
             b.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
         }
         let limiter = MemoryLimiter { max_bytes: sandbox.memory_max_bytes, hit: false };
-        Ok((HostState { wasi: b.build(), table: ResourceTable::new(), limiter, tag, offsets }, stderr))
+        let http_hooks = GrantedHttp { grant: sandbox.http_hosts.clone(), tag: tag.clone() };
+        Ok((HostState { wasi: b.build(), http: WasiHttpCtx::new(), http_hooks, table: ResourceTable::new(), limiter, tag, offsets }, stderr))
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 

@@ -30,6 +30,7 @@ pub use sluice_sdk::{
 };
 pub use sluice_sdk::serde_json;
 
+pub mod http;
 mod macros;
 mod plugins;
 pub use plugins::{PredicatePlugin, Record, SinkPlugin, SourcePlugin, TransformPlugin};

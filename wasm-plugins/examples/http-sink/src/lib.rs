@@ -1,8 +1,12 @@
 //! Example WASM sink: POSTs each batch of records to `url` (`http://HOST:PORT/PATH`) as JSON
-//! lines (each record's value), over the plugin's own TCP connection. The plugin gets a
-//! network only when its connector grants it (`wasm.allow.network=true`); without the grant
-//! the connection is refused by the sandbox and the task fails saying so. A non-2xx answer is
-//! retriable: the runtime redelivers the batch.
+//! lines (each record's value). Two ways out, both closed unless the connector grants them:
+//!
+//! - `transport=http` (default): through the worker's HTTP client (`sluice_guest::http`, the
+//!   `wasi:http` import); the host must be listed in `wasm.allowed.http.hosts`.
+//! - `transport=socket`: its own TCP connection (WASI sockets); needs `wasm.allow.network=true`.
+//!
+//! Without the grant the request is refused by the sandbox and the task fails saying what to
+//! grant. A non-2xx answer or a failed connection is retriable: the runtime redelivers the batch.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -12,8 +16,11 @@ use sluice_guest::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult
 
 #[derive(Default)]
 struct HttpSink {
+    url: String,
     /// `host:port` and the request path.
     target: Option<(String, String)>,
+    /// Own TCP connection instead of the host's HTTP client.
+    socket: bool,
 }
 
 /// `http://host:port/path` → (`host:port`, `/path`).
@@ -44,12 +51,22 @@ impl SinkPlugin for HttpSink {
     const VERSION: &'static str = "1.0.0";
 
     fn config_def() -> ConfigDef {
-        ConfigDef::new().define(ConfigKey::new("url", ConfigType::String).importance(Importance::High).doc("Where batches are POSTed as JSON lines: http://HOST:PORT/PATH (needs wasm.allow.network=true)."))
+        ConfigDef::new()
+            .define(ConfigKey::new("url", ConfigType::String).importance(Importance::High).doc("Where batches are POSTed as JSON lines: http://HOST:PORT/PATH."))
+            .define(ConfigKey::new("transport", ConfigType::String).default("http").importance(Importance::Low).doc(
+                "http: through the worker's HTTP client (grant the host in wasm.allowed.http.hosts); socket: over the plugin's own TCP connection (grant wasm.allow.network=true).",
+            ))
     }
 
     fn start(&mut self, props: Props) -> ConnectResult<()> {
         let url = props.get("url").ok_or_else(|| ConnectError::config("url", "is required"))?;
         self.target = Some(parse_url(url.trim()).ok_or_else(|| ConnectError::config("url", format!("{url} is not http://HOST:PORT/PATH")))?);
+        self.url = url.trim().to_string();
+        self.socket = match props.get("transport").map(|t| t.trim()).unwrap_or("http") {
+            "http" => false,
+            "socket" => true,
+            other => return Err(ConnectError::config("transport", format!("{other:?} is neither http nor socket"))),
+        };
         Ok(())
     }
 
@@ -62,6 +79,13 @@ impl SinkPlugin for HttpSink {
         for r in &records {
             body.extend_from_slice(sluice_guest::plain_json(&r.value).to_string().as_bytes());
             body.push(b'\n');
+        }
+        if !self.socket {
+            let answer = sluice_guest::http::post(&self.url, "application/x-ndjson", &body)?;
+            return match answer.status {
+                200..300 => Ok(()),
+                code => Err(ConnectError::Retriable(format!("POST {} answered {code}", self.url))),
+            };
         }
         match post(authority, path, &body) {
             Ok(code) if (200..300).contains(&code) => Ok(()),
