@@ -154,6 +154,9 @@ pub fn sluice_sink(name: &str, bootstrap: &str, topic: &str, records: u64, bytes
     cpu.report(&format!("{name}, worker"), counted, elapsed);
     let _ = child.kill();
     let _ = child.wait();
+    // The output (about a gigabyte per run) goes at once: left behind, a bench's runs pile up
+    // dirty pages the kernel writes back while later runs are measured.
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(Row { name: name.into(), records: counted, bytes: bytes * counted / records.max(1), elapsed, peak_rss_mib: peak })
 }
 

@@ -64,32 +64,33 @@ impl Smt for MaskField {
     }
 
     fn apply<R: ConnectRecord>(&self, mut record: R) -> ConnectResult<Option<R>> {
-        let value = self.side.value(&record);
-        if value.is_null() {
-            return Ok(Some(record));
-        }
-        let masked = match self.side.schema(&record) {
-            None => {
-                let mut m = require_map(value, PURPOSE)?.clone();
-                for (k, v) in m.iter_mut() {
-                    if key_name(k).is_some_and(|n| self.fields.iter().any(|f| f == n)) {
-                        *v = self.masked(v)?;
-                    }
-                }
-                Value::Map(m)
-            }
-            Some(_) => {
-                let mut s = require_struct(value, PURPOSE)?.clone();
+        let has_schema = self.side.has_schema(&record);
+        // In place: only the masked fields change (Connect copies the struct or map first; the
+        // result is the same, without copying every other field of every record).
+        match self.side.value_mut(&mut record) {
+            Value::Null => {}
+            Value::Struct(s) if has_schema => {
                 for (n, v) in s.fields.iter_mut() {
                     if self.fields.iter().any(|f| f == n) {
                         *v = self.masked(v)?;
                     }
                 }
-                Value::Struct(s)
             }
-        };
-        let schema = self.side.schema(&record);
-        self.side.set(&mut record, schema, masked);
+            Value::Map(m) if !has_schema => {
+                for (k, v) in m.iter_mut() {
+                    if key_name(k).is_some_and(|n| self.fields.iter().any(|f| f == n)) {
+                        *v = self.masked(v)?;
+                    }
+                }
+            }
+            // Not a struct (with a schema) or a map (without): Connect's DataException.
+            other if has_schema => {
+                require_struct(other, PURPOSE)?;
+            }
+            other => {
+                require_map(other, PURPOSE)?;
+            }
+        }
         Ok(Some(record))
     }
 }
@@ -132,6 +133,17 @@ mod tests {
             .unwrap();
         assert_eq!(out.value_schema, Some(schema));
         assert_eq!(out.value, Value::Struct(Struct::new().put("id", 1i64).put("name", "")));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_shape_is_a_data_error_and_null_passes() {
+        let schema = Schema::struct_builder().field("name", Schema::string()).build();
+        let t = configured(&[("fields", "name")]);
+        let e = t.apply(sink(None, Value::Null, Some(schema.clone()), Value::String("x".into()))).expect_err("a string with a struct schema");
+        assert!(e.to_string().contains("Only Struct objects supported for [mask fields]"), "{e}");
+        let e = t.apply(sink(None, Value::Null, None, Value::Struct(Struct::new().put("name", "x")))).expect_err("a struct without a schema");
+        assert!(e.to_string().contains("Only Map objects supported in absence of schema"), "{e}");
+        assert_eq!(t.apply(sink(None, Value::Null, Some(schema), Value::Null)).unwrap().unwrap().value, Value::Null);
     }
 
     #[test]

@@ -25,6 +25,20 @@ impl Side {
         }
     }
 
+    pub fn value_mut<R: ConnectRecord>(self, r: &mut R) -> &mut Value {
+        match self {
+            Side::Key => r.key_mut(),
+            Side::Value => r.value_mut(),
+        }
+    }
+
+    pub fn has_schema<R: ConnectRecord>(self, r: &R) -> bool {
+        match self {
+            Side::Key => r.key_schema().is_some(),
+            Side::Value => r.value_schema().is_some(),
+        }
+    }
+
     pub fn set<R: ConnectRecord>(self, r: &mut R, schema: Option<SchemaRef>, value: Value) {
         match self {
             Side::Key => r.set_key(schema, value),
