@@ -82,9 +82,9 @@ impl SinkPlugin for HttpSink {
         }
         if !self.socket {
             let answer = sluice_guest::http::post(&self.url, "application/x-ndjson", &body)?;
-            return match answer.status {
-                200..300 => Ok(()),
-                code => Err(ConnectError::Retriable(format!("POST {} answered {code}", self.url))),
+            return match answer.is_success() {
+                true => Ok(()),
+                false => Err(ConnectError::Retriable(format!("POST {} answered {}", self.url, answer.status))),
             };
         }
         match post(authority, path, &body) {
