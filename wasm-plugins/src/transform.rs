@@ -116,13 +116,18 @@ impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
         self.apply_batch(vec![record]).pop().unwrap_or(Ok(None))
     }
 
-    fn apply_batch(&self, records: Vec<R>) -> Vec<ConnectResult<Option<R>>> {
-        let mut out = Vec::with_capacity(records.len());
-        let mut rest = records.into_iter();
-        for (len, bytes) in chunk_lens(rest.as_slice().iter().map(estimated_len)) {
-            out.extend(self.apply_chunk(rest.by_ref().take(len).collect(), bytes));
+    fn apply_batch(&self, mut records: Vec<R>) -> Vec<ConnectResult<Option<R>>> {
+        // Each chunk is transformed in place; the records move once, into the answer.
+        let mut outcomes: Vec<ConnectResult<bool>> = Vec::with_capacity(records.len());
+        let mut at = 0;
+        for (len, bytes) in chunk_lens(records.iter().map(estimated_len)) {
+            match self.apply_chunk(&mut records[at..at + len], bytes) {
+                Ok(present) => outcomes.extend(present.into_iter().map(Ok)),
+                Err(e) => outcomes.extend((0..len).map(|_| Err(copy_error(&e)))),
+            }
+            at += len;
         }
-        out
+        records.into_iter().zip(outcomes).map(|(r, outcome)| outcome.map(|present| present.then_some(r))).collect()
     }
 }
 
@@ -155,20 +160,16 @@ fn chunk_lens(sizes: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
 }
 
 impl<R: ConnectRecord> WasmTransform<R> {
-    fn apply_chunk(&self, mut records: Vec<R>, bytes: usize) -> Vec<ConnectResult<Option<R>>> {
-        let n = records.len();
+    /// Transforms `records` in place; per record, whether it is present (`false`: dropped).
+    fn apply_chunk(&self, records: &mut [R], bytes: usize) -> ConnectResult<Vec<bool>> {
         let batch = write_batch_sized(records.iter(), bytes);
         let name = &self.inner.plugin.name;
-        let out = self.inner.with(build_transform, configure_transform, |inst| {
+        self.inner.with(build_transform, configure_transform, |inst| {
             let bytes = inst.call("apply", |b, s| b.call_apply(s, &batch))?.map_err(error_from_wit)?;
             // What the plugin returned, written over the records themselves (the partition
             // cannot be changed by a transform).
-            read_batch_over(&bytes, &mut records).map_err(|e| ConnectError::fatal(format!("WASM transform {name} returned a malformed record batch: {e}")))
-        });
-        match out {
-            Ok(present) => records.into_iter().zip(present).map(|(r, present)| Ok(present.then_some(r))).collect(),
-            Err(e) => (0..n).map(|_| Err(copy_error(&e))).collect(),
-        }
+            read_batch_over(&bytes, records).map_err(|e| ConnectError::fatal(format!("WASM transform {name} returned a malformed record batch: {e}")))
+        })
     }
 }
 
