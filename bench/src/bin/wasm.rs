@@ -10,7 +10,7 @@
 //! Then the same comparison where users meet it, in a running worker: 1 KB JSON records (with
 //! schemas, so values are structs) from Kafka through `sluice standalone` into the test sink,
 //! once with Connect's native `MaskField$Value` and once with the WASM `MaskFields`, both
-//! masking `ssn`; the ratio is WASM over native records/s, for four pairs of runs (each pair
+//! masking `ssn`; the ratio is WASM over native records/s, for six pairs of runs (each pair
 //! back to back, every other pair with WASM first) and their median. A raw consumer and the
 //! pipeline without a transform are printed for scale.
 //!
