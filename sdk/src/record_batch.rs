@@ -62,6 +62,11 @@ impl BatchWriter {
         self.buf.extend_from_slice(&(n as u32).to_le_bytes());
     }
 
+    /// How many bytes the records pushed so far take.
+    pub fn written(&self) -> usize {
+        self.buf.len() - 8
+    }
+
     fn text(&mut self, s: &str) {
         self.len(s.len());
         self.buf.extend_from_slice(s.as_bytes());
@@ -138,20 +143,9 @@ impl BatchWriter {
     }
 }
 
-/// About how many bytes `r` takes in a batch (exact but for the headers' values), so that
-/// the buffer of a batch is allocated once.
-pub fn estimated_len<R: ConnectRecord>(r: &R) -> usize {
-    32 + r.topic().len() + value_bytes::encoded_len(r.key()) + value_bytes::encoded_len(r.value()) + r.headers().0.len() * 32
-}
-
 /// The bytes of a batch of `records` (all present).
-pub fn write_batch<'a, R: ConnectRecord + 'a>(records: impl Iterator<Item = &'a R> + Clone) -> Vec<u8> {
-    write_batch_sized(records.clone(), records.map(estimated_len).sum())
-}
-
-/// As [`write_batch`], for a caller that already added up the records' [`estimated_len`].
-pub fn write_batch_sized<'a, R: ConnectRecord + 'a>(records: impl Iterator<Item = &'a R>, bytes: usize) -> Vec<u8> {
-    let mut w = BatchWriter::with_capacity(bytes);
+pub fn write_batch<'a, R: ConnectRecord + 'a>(records: impl Iterator<Item = &'a R>) -> Vec<u8> {
+    let mut w = BatchWriter::with_capacity(0);
     for r in records {
         w.push(Some(r));
     }
@@ -275,9 +269,12 @@ fn read_record_over<R: ConnectRecord>(r: &mut Reader<'_>, schemas: &[SchemaRef],
     if !present(r)? {
         return Ok(false);
     }
-    let topic = r.str()?;
-    if topic != rec.topic() {
-        rec.set_topic(topic.to_string());
+    // Compared as bytes first: a topic the transform left alone is not checked as UTF-8.
+    let n = r.len()?;
+    let at = r.pos;
+    let topic = r.take(n)?;
+    if topic != rec.topic().as_bytes() {
+        rec.set_topic(r.text(topic, at)?.to_string());
     }
     optional::<4>(r)?;
     rec.set_timestamp(optional(r)?.map(i64::from_le_bytes));

@@ -14,11 +14,13 @@
 //! | 12 | map | count, key and value per entry |
 //! | 13 | struct | count, per field: name length, name, value |
 //! | 14 | unchanged | — (transform output only: the value at this position of the record the transform was given) |
+//! | 15 | struct, same field names | count, per field: value (transform output only: the struct at this position of the input had these many fields, named alike and in this order) |
 //!
 //! A transform's output usually leaves most of a record as it was; [`encode_against`] writes
 //! each string or bytes value equal to the one at its place in the input as tag 14, so the
 //! unchanged bulk of a record is neither copied out of the guest nor compared by the host,
-//! which keeps the value it sent ([`decode_over`]).
+//! which keeps the value it sent ([`decode_over`]). A struct whose field names are those of
+//! the input's struct at its place is written as tag 15, its values without the names.
 //!
 //! Decoding trusts nothing: it checks every length against what is left, caps nesting at
 //! [`MAX_DEPTH`] and never allocates more than the input could hold.
@@ -31,13 +33,17 @@ pub const MAX_DEPTH: usize = 128;
 /// The tag of a value that is the one at the same position of the transform's input.
 pub const UNCHANGED: u8 = 14;
 
+/// The tag of a struct whose field names are those of the struct at the same position of the
+/// transform's input (count, then only the values).
+pub const SAME_NAMES: u8 = 15;
+
 fn len(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n as u32).to_le_bytes());
 }
 
 /// Appends the binary form of `v` to `out`, with [`UNCHANGED`] for each string or bytes value
 /// equal to the one at the same position of `before` (the binary form of the value `v` was
-/// made from). `before` is trusted to be well formed; where it is not, or where the shapes
+/// made from), and [`SAME_NAMES`] for each struct whose field names are those there. `before` is trusted to be well formed; where it is not, or where the shapes
 /// part, `v` is written in full.
 pub fn encode_against(v: &Value, before: Option<&[u8]>, out: &mut Vec<u8>) {
     let Some(before) = before else { return encode(v, out) };
@@ -66,6 +72,11 @@ pub fn encode_against(v: &Value, before: Option<&[u8]>, out: &mut Vec<u8>) {
         }
         (Value::Struct(s), 13) => {
             let n = r.len().unwrap_or(0);
+            let fields_at = r.pos;
+            if n == s.fields.len() && encode_same_names(s, &mut r, out) {
+                return;
+            }
+            r.pos = fields_at;
             out.push(13);
             len(out, s.fields.len());
             for (i, (name, v)) in s.fields.iter().enumerate() {
@@ -77,6 +88,23 @@ pub fn encode_against(v: &Value, before: Option<&[u8]>, out: &mut Vec<u8>) {
         }
         _ => encode(v, out),
     }
+}
+
+/// `s` as [`SAME_NAMES`] if its field names are those of the struct whose fields `r` is at
+/// (their count is equal); otherwise writes nothing and returns false.
+fn encode_same_names(s: &Struct, r: &mut Reader<'_>, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    out.push(SAME_NAMES);
+    len(out, s.fields.len());
+    for (name, v) in &s.fields {
+        let before = r.len().ok().and_then(|l| r.take(l).ok());
+        if !before.is_some_and(|b| same_bytes(b, name.as_bytes())) {
+            out.truncate(start);
+            return false;
+        }
+        encode_against(v, r.next_value(), out);
+    }
+    true
 }
 
 /// Two 32-byte chunks alike, as two 16-byte vector compares (a guest built with
@@ -365,11 +393,29 @@ impl<'a> Reader<'a> {
         self.take(n).ok()
     }
 
-    /// The binary form of the next value, skipped over; `None` if malformed.
+    /// The binary form of the next value, skipped over; `None` if malformed. A number, string
+    /// or bytes value (most of a record) is measured here, without a call.
+    #[inline]
     fn next_value(&mut self) -> Option<&'a [u8]> {
         let start = self.pos;
-        self.skip(0).ok()?;
-        Some(&self.buf[start..self.pos])
+        let len = match *self.buf.get(start)? {
+            0 | 7 | 8 | UNCHANGED => 1,
+            1 => 2,
+            2 => 3,
+            3 | 5 => 5,
+            4 | 6 => 9,
+            9 | 10 => {
+                let n = self.buf.get(start + 1..start + 5)?;
+                5 + u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize
+            }
+            _ => {
+                self.skip(0).ok()?;
+                return Some(&self.buf[start..self.pos]);
+            }
+        };
+        let value = self.buf.get(start..start.checked_add(len)?)?;
+        self.pos = start + len;
+        Some(value)
     }
 
     /// Moves past one value without decoding it.
@@ -406,6 +452,12 @@ impl<'a> Reader<'a> {
                 }
                 0
             }
+            SAME_NAMES => {
+                for _ in 0..self.count(1)? {
+                    self.skip(depth + 1)?;
+                }
+                0
+            }
             other => return Err(format!("unknown value tag {other} at byte {at}")),
         };
         self.take(n).map(|_| ())
@@ -426,7 +478,7 @@ impl<'a> Reader<'a> {
 
     /// `bytes` (read from byte `at`) as text: checked unless trusted.
     #[inline]
-    fn text(&self, bytes: &'a [u8], at: usize) -> Result<&'a str, String> {
+    pub(crate) fn text(&self, bytes: &'a [u8], at: usize) -> Result<&'a str, String> {
         if self.trusted {
             // SAFETY: a trusted writer wrote these bytes from a `str` (see `trusted`).
             return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
@@ -471,6 +523,19 @@ impl<'a> Reader<'a> {
         let at = self.pos;
         match (self.take(1)?[0], slot) {
             (UNCHANGED, _) if over => {}
+            (SAME_NAMES, Value::Struct(st)) if over => {
+                let n = self.count(1)?;
+                if n != st.fields.len() {
+                    return Err(format!("struct at byte {at} keeps the names of {n} fields, but the input's has {}", st.fields.len()));
+                }
+                for (_, value) in st.fields.iter_mut() {
+                    self.fill(depth + 1, value, over)?;
+                }
+            }
+            // Numbers over numbers of the same type: written in place.
+            (3, Value::Int32(x)) => *x = i32::from_le_bytes(self.array()?),
+            (4, Value::Int64(x)) => *x = i64::from_le_bytes(self.array()?),
+            (6, Value::Float64(x)) => *x = f64::from_le_bytes(self.array()?),
             (9, Value::String(s)) => self.string_into(s)?,
             (10, Value::Bytes(b)) => {
                 let n = self.len()?;
@@ -579,6 +644,7 @@ impl<'a> Reader<'a> {
                 Value::Struct(Struct { fields })
             }
             UNCHANGED => return Err(format!("value at byte {at} is marked unchanged, but the input has no value at its position")),
+            SAME_NAMES => return Err(format!("struct at byte {at} keeps the input's field names, but the input has no struct at its position")),
             other => return Err(format!("unknown value tag {other} at byte {at}")),
         })
     }
@@ -667,6 +733,42 @@ mod tests {
     }
 
     #[test]
+    fn a_struct_named_as_its_input_is_written_without_names() {
+        let original = Value::Struct(Struct::new().put("id", Value::Int64(1)).put("ssn", Value::String("123".into())).put("inner", Value::Struct(Struct::new().put("a", Value::Int32(2)))));
+        let before = to_bytes(&original);
+        let mut masked = original.clone();
+        if let Value::Struct(s) = &mut masked {
+            s.fields[1].1 = Value::String("****".into());
+        }
+        let mut out = Vec::new();
+        encode_against(&masked, Some(&before), &mut out);
+        // Tag, count, then the values only: no field name is in the output.
+        assert_eq!(out[0], SAME_NAMES);
+        assert!(!out.windows(3).any(|w| w == b"ssn"), "{out:?}");
+        let mut slot = original.clone();
+        decode_over(&out, &mut slot).unwrap();
+        assert_eq!(slot, masked);
+
+        // A renamed field, or one more or fewer, is written with the names.
+        for changed in [
+            Value::Struct(Struct::new().put("id", Value::Int64(1)).put("SSN", Value::String("123".into())).put("inner", Value::Struct(Struct::new().put("a", Value::Int32(2))))),
+            Value::Struct(Struct::new().put("id", Value::Int64(1))),
+        ] {
+            let mut out = Vec::new();
+            encode_against(&changed, Some(&before), &mut out);
+            assert_eq!(out[0], 13);
+            let mut slot = original.clone();
+            decode_over(&out, &mut slot).unwrap();
+            assert_eq!(slot, changed);
+        }
+
+        // From an untrusted writer: with no struct (or another count) to keep names from, an error.
+        assert!(from_bytes(&out).unwrap_err().contains("keeps the input's field names"));
+        assert!(decode_over(&out, &mut Value::Struct(Struct::new().put("id", Value::Int64(1)))).unwrap_err().contains("keeps the names of 3 fields"));
+        assert!(decode_over(&out, &mut Value::Int64(1)).unwrap_err().contains("keeps the input's field names"));
+    }
+
+    #[test]
     fn bytes_compare_equal_exactly_when_they_are() {
         let a: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
         for len in (0..=140).chain([200]) {
@@ -709,6 +811,23 @@ mod tests {
         r.skip(0).unwrap();
         assert_eq!(r.remaining(), 1);
         assert!(Reader::new(&bytes[..bytes.len() - 3]).skip(0).is_err());
+
+        // `next_value` gives each value's bytes, measured inline or by skipping.
+        let values = [Value::Null, Value::Boolean(true), Value::Int8(1), Value::Int16(2), Value::Int32(3), Value::Float32(4.0), Value::Int64(5), Value::Float64(6.0), Value::String("seven".into()), Value::Bytes(vec![8; 80]), v];
+        let mut all = Vec::new();
+        for v in &values {
+            encode(v, &mut all);
+        }
+        let mut r = Reader::trusting(&all);
+        for v in &values {
+            assert_eq!(r.next_value(), Some(&to_bytes(v)[..]), "{v:?}");
+        }
+        assert_eq!(r.remaining(), 0);
+        assert_eq!(r.next_value(), None);
+        for cut in [1, 3, 6, 9] {
+            let bytes = to_bytes(&Value::String("seven".into()));
+            assert_eq!(Reader::trusting(&bytes[..cut]).next_value(), None, "cut at {cut}");
+        }
     }
 
     #[test]

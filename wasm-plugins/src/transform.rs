@@ -6,6 +6,7 @@
 //! trap the instance is dropped and the next call gets a fresh, re-configured one; the failed
 //! batch's records get the trap as a fatal error.
 
+use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +14,7 @@ use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Predicat
 
 use crate::bindings::predicate::Predicate as PredicateWorld;
 use crate::bindings::transform::Transform as TransformWorld;
-use sluice_sdk::record_batch::{estimated_len, read_batch_over, write_batch_sized};
+use sluice_sdk::record_batch::{BatchWriter, read_batch_over};
 
 use crate::convert::{error_from_wit, props_to_wit};
 use crate::instance::Instance;
@@ -120,8 +121,9 @@ impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
         // Each chunk is transformed in place; the records move once, into the answer.
         let mut outcomes: Vec<ConnectResult<bool>> = Vec::with_capacity(records.len());
         let mut at = 0;
-        for (len, bytes) in chunk_lens(records.iter().map(estimated_len)) {
-            match self.apply_chunk(&mut records[at..at + len], bytes) {
+        while at < records.len() {
+            let (batch, len) = write_chunk::<R, R>(&records[at..]);
+            match self.apply_chunk(&mut records[at..at + len], batch) {
                 Ok(present) => outcomes.extend(present.into_iter().map(Ok)),
                 Err(e) => outcomes.extend((0..len).map(|_| Err(copy_error(&e)))),
             }
@@ -136,33 +138,30 @@ impl<R: ConnectRecord> Transform<R> for WasmTransform<R> {
 /// in chunks of 1000).
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// The lengths and sizes of consecutive chunks of about [`CHUNK_BYTES`] each, given each
-/// record's size.
-fn chunk_lens(sizes: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
-    let mut lens = Vec::new();
-    let (mut len, mut bytes) = (0, 0);
-    for size in sizes {
+/// The batch of the next chunk of `records`: records from the first until the batch holds
+/// [`CHUNK_BYTES`], and the rest too if they are few (a slice of 64 records of 1 KB crosses in
+/// one call, not in a call of 62 and a call of 2). Returns the batch and how many records it
+/// holds (at least one, unless `records` is empty).
+fn write_chunk<R: ConnectRecord, B: Borrow<R>>(records: &[B]) -> (Vec<u8>, usize) {
+    let mut w = BatchWriter::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4);
+    let mut len = 0;
+    while len < records.len() && w.written() < CHUNK_BYTES {
+        w.push(Some(records[len].borrow()));
         len += 1;
-        bytes += size;
-        if bytes >= CHUNK_BYTES {
-            lens.push((len, bytes));
-            (len, bytes) = (0, 0);
+    }
+    let left = records.len() - len;
+    if left > 0 && left * 4 <= len {
+        for r in &records[len..] {
+            w.push(Some(r.borrow()));
         }
+        len = records.len();
     }
-    match lens.last_mut() {
-        // A short tail rides with the chunk before it rather than crossing alone (a slice of
-        // 64 records of 1 KB made a call of 63 and a call of 1).
-        Some(last) if len > 0 && bytes < CHUNK_BYTES / 4 => *last = (last.0 + len, last.1 + bytes),
-        _ if len > 0 => lens.push((len, bytes)),
-        _ => {}
-    }
-    lens
+    (w.finish(), len)
 }
 
 impl<R: ConnectRecord> WasmTransform<R> {
     /// Transforms `records` in place; per record, whether it is present (`false`: dropped).
-    fn apply_chunk(&self, records: &mut [R], bytes: usize) -> ConnectResult<Vec<bool>> {
-        let batch = write_batch_sized(records.iter(), bytes);
+    fn apply_chunk(&self, records: &mut [R], batch: Vec<u8>) -> ConnectResult<Vec<bool>> {
         let name = &self.inner.plugin.name;
         self.inner.with(build_transform, configure_transform, |inst| {
             let bytes = inst.call("apply", |b, s| b.call_apply(s, &batch))?.map_err(error_from_wit)?;
@@ -215,8 +214,9 @@ impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
     fn test_batch(&self, records: &[&R]) -> Vec<bool> {
         let mut out = Vec::with_capacity(records.len());
         let mut at = 0;
-        for (len, bytes) in chunk_lens(records.iter().map(|r| estimated_len(*r))) {
-            out.extend(self.test_chunk(&records[at..at + len], bytes));
+        while at < records.len() {
+            let (batch, len) = write_chunk::<R, &R>(&records[at..]);
+            out.extend(self.test_chunk(len, batch));
             at += len;
         }
         out
@@ -224,18 +224,18 @@ impl<R: ConnectRecord> Predicate<R> for WasmPredicate<R> {
 }
 
 impl<R: ConnectRecord> WasmPredicate<R> {
-    fn test_chunk(&self, records: &[&R], bytes: usize) -> Vec<bool> {
-        let batch = write_batch_sized(records.iter().copied(), bytes);
+    /// Answers for the `records` records written in `batch`.
+    fn test_chunk(&self, records: usize, batch: Vec<u8>) -> Vec<bool> {
         let out = self.inner.with(build_predicate, configure_predicate, |inst| inst.call("test", |b, s| b.call_test(s, &batch))?.map_err(error_from_wit));
         match out {
-            Ok(answers) if answers.len() == records.len() => answers,
+            Ok(answers) if answers.len() == records => answers,
             Ok(answers) => {
-                tracing::error!(plugin = %self.inner.plugin.name, answers = answers.len(), records = records.len(), "WASM predicate answered for a different number of records; treating them as not matching");
-                vec![false; records.len()]
+                tracing::error!(plugin = %self.inner.plugin.name, answers = answers.len(), records, "WASM predicate answered for a different number of records; treating them as not matching");
+                vec![false; records]
             }
             Err(e) => {
                 tracing::error!(plugin = %self.inner.plugin.name, error = %e, "WASM predicate failed; treating the records as not matching");
-                vec![false; records.len()]
+                vec![false; records]
             }
         }
     }
@@ -243,17 +243,53 @@ impl<R: ConnectRecord> WasmPredicate<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CHUNK_BYTES, chunk_lens};
+    use super::{CHUNK_BYTES, write_chunk};
+    use sluice_sdk::record_batch::read_batch;
+    use sluice_sdk::{SinkRecord, TimestampType, Value};
+
+    fn records(n: usize, bytes: usize) -> Vec<SinkRecord> {
+        (0..n as i64)
+            .map(|i| SinkRecord {
+                topic: "t".into(),
+                kafka_partition: 0,
+                kafka_offset: i,
+                key_schema: None,
+                key: Value::Null,
+                value_schema: None,
+                value: Value::Bytes(vec![1; bytes]),
+                timestamp: None,
+                timestamp_type: TimestampType::NoTimestamp,
+                headers: Default::default(),
+            })
+            .collect()
+    }
+
+    /// The chunk lengths `write_chunk` makes of `records`, checking each chunk's batch.
+    fn chunks(records: &[SinkRecord]) -> Vec<usize> {
+        let mut lens = Vec::new();
+        let mut at = 0;
+        while at < records.len() {
+            let (batch, len) = write_chunk::<SinkRecord, SinkRecord>(&records[at..]);
+            let read = read_batch(&batch).unwrap();
+            assert_eq!(read.len(), len);
+            assert!(read.iter().zip(&records[at..]).all(|(r, s)| r.as_ref().is_some_and(|r| r.value == s.value)));
+            lens.push(len);
+            at += len;
+        }
+        lens
+    }
 
     #[test]
     fn chunks_are_about_chunk_bytes_and_a_short_tail_joins_the_last() {
-        let kb = 1024 + 40;
-        // 64 records of ~1 KB: one call, not 63 + 1.
-        assert_eq!(chunk_lens(std::iter::repeat_n(kb, 64)), vec![(64, 64 * kb)]);
+        // 64 records of ~1 KB: one call, not 62 + 2.
+        assert_eq!(chunks(&records(64, 1024)), vec![64]);
         // 100: a full chunk, then a tail long enough to cross on its own.
-        let full = CHUNK_BYTES.div_ceil(kb);
-        assert_eq!(chunk_lens(std::iter::repeat_n(kb, 100)), vec![(full, full * kb), (100 - full, (100 - full) * kb)]);
-        assert_eq!(chunk_lens(std::iter::repeat_n(10, 3)), vec![(3, 30)]);
-        assert!(chunk_lens(std::iter::empty()).is_empty());
+        let full = chunks(&records(100, 1024))[0];
+        assert!((CHUNK_BYTES / 1100..=CHUNK_BYTES / 1024).contains(&full), "{full} records of ~1 KB in a chunk");
+        assert_eq!(chunks(&records(100, 1024)), vec![full, 100 - full]);
+        assert_eq!(chunks(&records(3, 10)), vec![3]);
+        assert!(chunks(&[]).is_empty());
+        // Records larger than a chunk cross one at a time.
+        assert_eq!(chunks(&records(3, CHUNK_BYTES + 1)), vec![1, 1, 1]);
     }
 }
