@@ -43,8 +43,9 @@ fn len(out: &mut Vec<u8>, n: usize) {
 
 /// Appends the binary form of `v` to `out`, with [`UNCHANGED`] for each string or bytes value
 /// equal to the one at the same position of `before` (the binary form of the value `v` was
-/// made from), and [`SAME_NAMES`] for each struct whose field names are those there. `before` is trusted to be well formed; where it is not, or where the shapes
-/// part, `v` is written in full.
+/// made from), and [`SAME_NAMES`] for each struct whose field names are those there.
+/// `before` is trusted to be well formed; where it is not, or where the shapes part, `v` is
+/// written in full.
 pub fn encode_against(v: &Value, before: Option<&[u8]>, out: &mut Vec<u8>) {
     let Some(before) = before else { return encode(v, out) };
     let mut r = Reader::trusting(before);
