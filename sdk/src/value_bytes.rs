@@ -223,6 +223,20 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Value, String> {
     Ok(v)
 }
 
+/// The content length of a value whose tag alone fixes it (null, numbers, booleans,
+/// unchanged); `None` for the others.
+#[inline(always)]
+fn fixed_len(tag: u8) -> Option<usize> {
+    match tag {
+        0 | 7 | 8 | UNCHANGED => Some(0),
+        1 => Some(1),
+        2 => Some(2),
+        3 | 5 => Some(4),
+        4 | 6 => Some(8),
+        _ => None,
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn truncated(at: usize) -> String {
@@ -303,13 +317,10 @@ impl<'a> Reader<'a> {
     #[inline]
     fn next_value(&mut self) -> Option<&'a [u8]> {
         let start = self.pos;
-        let len = match *self.buf.get(start)? {
-            0 | 7 | 8 | UNCHANGED => 1,
-            1 => 2,
-            2 => 3,
-            3 | 5 => 5,
-            4 | 6 => 9,
-            9 | 10 => {
+        let tag = *self.buf.get(start)?;
+        let len = match (fixed_len(tag), tag) {
+            (Some(n), _) => 1 + n,
+            (None, 9 | 10) => {
                 let n = self.buf.get(start + 1..start + 5)?;
                 5 + u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize
             }
@@ -329,27 +340,24 @@ impl<'a> Reader<'a> {
             return Err(format!("nested deeper than {MAX_DEPTH}"));
         }
         let at = self.pos;
-        let n = match self.take(1)?[0] {
-            0 | 7 | 8 | UNCHANGED => 0,
-            1 => 1,
-            2 => 2,
-            3 | 5 => 4,
-            4 | 6 => 8,
-            9 | 10 => self.len()?,
-            11 => {
+        let tag = self.take(1)?[0];
+        let n = match (fixed_len(tag), tag) {
+            (Some(n), _) => n,
+            (None, 9 | 10) => self.len()?,
+            (None, 11 | SAME_NAMES) => {
                 for _ in 0..self.count(1)? {
                     self.skip(depth + 1)?;
                 }
                 0
             }
-            12 => {
+            (None, 12) => {
                 for _ in 0..self.count(2)? {
                     self.skip(depth + 1)?;
                     self.skip(depth + 1)?;
                 }
                 0
             }
-            13 => {
+            (None, 13) => {
                 for _ in 0..self.count(5)? {
                     let name = self.len()?;
                     self.take(name)?;
@@ -357,13 +365,7 @@ impl<'a> Reader<'a> {
                 }
                 0
             }
-            SAME_NAMES => {
-                for _ in 0..self.count(1)? {
-                    self.skip(depth + 1)?;
-                }
-                0
-            }
-            other => return Err(format!("unknown value tag {other} at byte {at}")),
+            (None, other) => return Err(format!("unknown value tag {other} at byte {at}")),
         };
         self.take(n).map(|_| ())
     }
