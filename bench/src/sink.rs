@@ -109,7 +109,7 @@ pub fn sluice_sink(name: &str, bootstrap: &str, topic: &str, records: u64, bytes
     let mut worker = std::fs::File::create(dir.join("worker.properties"))?;
     writeln!(worker, "bootstrap.servers={bootstrap}\noffset.storage.file.filename={}\nlisteners=http://127.0.0.1:{port}", dir.join("offsets").display())?;
     writeln!(worker, "key.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false")?;
-    writeln!(worker, "consumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=1000")?;
+    writeln!(worker, "consumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=1000\nsluice.test.plugins.enable=true")?;
     for (k, v) in worker_extra {
         writeln!(worker, "{k}={v}")?;
     }

@@ -6,12 +6,12 @@ use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValueInfo, ConnectError
 
 use sluice_sdk::{SinkRecord, SourceRecord};
 
+use crate::executor::errors::error_def;
 use crate::executor::transform_chain::TransformChain;
 use crate::plugins::{ConnectorFactory, ConnectorPlugin, Plugins};
 
 const COMMON: &str = "Common";
 const TRANSFORMS: &str = "Transforms";
-const ERRORS: &str = "Error Handling";
 const TOPIC_CREATION: &str = "Topic Creation";
 
 /// Keys of every connector.
@@ -37,11 +37,7 @@ pub fn common_def() -> ConfigDef {
         .define(ConfigKey::new("header.converter", ConfigType::Class).default("").importance(Importance::Low).group(COMMON, 6).doc("HeaderConverter class. Empty: the worker's."))
         .define(ConfigKey::new("transforms", ConfigType::List).default("").importance(Importance::Low).group(TRANSFORMS, 1).doc("Aliases for the transformations to be applied to records."))
         .define(ConfigKey::new("predicates", ConfigType::List).default("").importance(Importance::Low).group("Predicates", 1).doc("Aliases for the predicates used by transformations."))
-        .define(ConfigKey::new("errors.retry.timeout", ConfigType::Long).default("0").importance(Importance::Medium).group(ERRORS, 1).validator(Validator::at_least(-1.0)).doc("The maximum duration in milliseconds that a failed operation will be reattempted. 0: no retries; -1: infinite retries."))
-        .define(ConfigKey::new("errors.retry.delay.max.ms", ConfigType::Long).default("60000").importance(Importance::Medium).group(ERRORS, 2).validator(Validator::at_least(1.0)).doc("The maximum duration in milliseconds between consecutive retry attempts."))
-        .define(ConfigKey::new("errors.tolerance", ConfigType::String).default("none").importance(Importance::Medium).group(ERRORS, 3).validator(Validator::one_of(&["none", "all"])).doc("Behavior for tolerating errors during connector operation. 'none' fails the task; 'all' skips problematic records."))
-        .define(ConfigKey::new("errors.log.enable", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 4).doc("Log each error and the details of the failed operation."))
-        .define(ConfigKey::new("errors.log.include.messages", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 5).doc("Include the record that caused the failure in the log."))
+        .merge(&error_def(false))
 }
 
 /// Keys of sink connectors on top of [`common_def`].
@@ -49,9 +45,7 @@ pub fn sink_def() -> ConfigDef {
     common_def()
         .define(ConfigKey::new("topics", ConfigType::List).default("").importance(Importance::High).group(COMMON, 4).doc("List of topics to consume, separated by commas"))
         .define(ConfigKey::new("topics.regex", ConfigType::String).default("").importance(Importance::High).group(COMMON, 4).doc("Regular expression giving topics to consume."))
-        .define(ConfigKey::new("errors.deadletterqueue.topic.name", ConfigType::String).default("").importance(Importance::Medium).group(ERRORS, 6).doc("The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error."))
-        .define(ConfigKey::new("errors.deadletterqueue.topic.replication.factor", ConfigType::Short).default("3").importance(Importance::Medium).group(ERRORS, 7).doc("Replication factor used to create the dead letter queue topic when it doesn't already exist."))
-        .define(ConfigKey::new("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 8).doc("If true, add headers containing error context to the messages written to the dead letter queue."))
+        .merge(&error_def(true))
 }
 
 /// Keys of source connectors on top of [`common_def`].
@@ -95,13 +89,6 @@ pub fn plugin_of(plugins: &Plugins, props: &Props) -> ConnectResult<ConnectorPlu
 pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) -> (ConfigDef, Vec<ConfigValueInfo>) {
     let def = full_def(plugin);
     let mut results = def.validate(props);
-    fn add_error(results: &mut [ConfigValueInfo], field: &str, message: String) {
-        if let Some(r) = results.iter_mut().find(|r| r.name == field)
-            && !r.errors.contains(&message)
-        {
-            r.errors.push(message);
-        }
-    }
     let plugin_results = match &plugin.factory {
         ConnectorFactory::Source { connector, .. } => connector().validate(props),
         ConnectorFactory::Sink { connector, .. } => connector().validate(props),
@@ -136,6 +123,9 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
             add_error(&mut results, key, e.to_string());
         }
     }
+    if matches!(plugin.factory, ConnectorFactory::Source { .. }) {
+        check_exactly_once_keys(&mut results, props);
+    }
     if matches!(plugin.factory, ConnectorFactory::Sink { .. }) {
         let get = |k: &str| props.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
         let topics = sluice_sdk::config::parse_list(&get("topics"));
@@ -157,6 +147,29 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
         }
     }
     (def, results)
+}
+
+/// Adds `message` to the errors of `field` (once).
+fn add_error(results: &mut [ConfigValueInfo], field: &str, message: String) {
+    if let Some(r) = results.iter_mut().find(|r| r.name == field)
+        && !r.errors.contains(&message)
+    {
+        r.errors.push(message);
+    }
+}
+
+/// Sluice runs no exactly-once source connectors (KIP-618) yet. Connect accepts `requested`
+/// (the default) and ignores the transaction keys when the worker has exactly-once source
+/// support disabled, so they may stay; asking for what cannot be given is an error.
+fn check_exactly_once_keys(results: &mut [ConfigValueInfo], props: &Props) {
+    let get = |k: &str| props.get(k).map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+    if get("exactly.once.support") == "required" {
+        add_error(results, "exactly.once.support", "Sluice does not run exactly-once source connectors (KIP-618) yet, so 'required' cannot be met; remove the key or set it to 'requested' (at-least-once delivery)".into());
+    }
+    let boundary = get("transaction.boundary");
+    if !boundary.is_empty() && boundary != "poll" {
+        add_error(results, "transaction.boundary", format!("'{boundary}' needs exactly-once source support (KIP-618), which Sluice does not run yet; remove the key"));
+    }
 }
 
 /// Validates a connector config and returns the first problem as an error naming its field
@@ -253,5 +266,26 @@ mod tests {
             ("errors.deadletterqueue.topic.name", "dlq"),
         ]);
         assert!(validate(&p, &good).is_ok());
+    }
+
+    #[test]
+    fn exactly_once_source_keys_ask_only_for_what_runs() {
+        let p = Plugins::builtin();
+        let base = [("name", "x"), ("connector.class", "FileStreamSource"), ("topic", "t"), ("file", "/tmp/in.txt")];
+        let with = |extra: &[(&str, &str)]| props(&base.iter().chain(extra.iter()).copied().collect::<Vec<_>>());
+        for ok in [&[][..], &[("exactly.once.support", "requested")], &[("transaction.boundary", "poll")]] {
+            assert!(validate(&p, &with(ok)).is_ok(), "{ok:?}");
+        }
+        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+            (&[("exactly.once.support", "REQUIRED")], "exactly.once.support", "does not run exactly-once source connectors"),
+            (&[("transaction.boundary", "interval")], "transaction.boundary", "needs exactly-once source support"),
+        ];
+        for (extra, field, says) in cases {
+            match validate(&p, &with(extra)) {
+                Err(ConnectError::Config { field: f, message }) => assert!(f == *field && message.contains(says), "{extra:?}: {f}: {message}"),
+                Err(e) => panic!("{extra:?}: not a config error: {e}"),
+                Ok(_) => panic!("{extra:?}: accepted"),
+            }
+        }
     }
 }

@@ -21,8 +21,19 @@ pub mod kafka;
 pub mod logging;
 pub mod offset_store;
 pub mod plugins;
+pub mod process;
 pub mod properties;
 pub mod schema_registry;
+pub mod standalone;
 pub mod status;
 pub mod worker;
 pub mod worker_config;
+
+/// The version of this build (the workspace's), as `GET /` and `sluice version` report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The commit this binary was built from (`SLUICE_GIT_COMMIT` at build time), or "unknown".
+pub const COMMIT: &str = match option_env!("SLUICE_GIT_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};

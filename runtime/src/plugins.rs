@@ -156,13 +156,6 @@ impl Plugins {
                 },
             },
             ConnectorPlugin {
-                desc: desc(sluice_connector_testkit::CLASS, PluginType::Sink, sluice_connector_testkit::VERSION.into()),
-                factory: ConnectorFactory::Sink {
-                    connector: factory::<dyn SinkConnector>(|| Box::new(sluice_connector_testkit::TestSinkConnector::default())),
-                    task: factory::<dyn SinkTask>(|| Box::new(sluice_connector_testkit::TestSinkTask::default())),
-                },
-            },
-            ConnectorPlugin {
                 desc: desc(sluice_connector_postgres::CLASS, PluginType::Source, sluice_connector_postgres::VERSION.into()),
                 factory: ConnectorFactory::Source {
                     connector: factory::<dyn SourceConnector>(|| Box::new(sluice_connector_postgres::PostgresConnector::default())),
@@ -261,7 +254,22 @@ impl Plugins {
     pub fn for_worker(config: &crate::worker_config::WorkerConfig) -> Plugins {
         let paths: Vec<std::path::PathBuf> =
             config.parsed.list("plugin.path").unwrap_or_default().iter().map(|p| p.trim()).filter(|p| !p.is_empty()).map(std::path::PathBuf::from).collect();
-        Plugins::builtin().with_wasm_plugins(&paths)
+        let plugins = Plugins::builtin();
+        let plugins = if config.parsed.boolean(crate::worker_config::TEST_PLUGINS_ENABLE).unwrap_or(false) { plugins.with_test_plugins() } else { plugins };
+        plugins.with_wasm_plugins(&paths)
+    }
+
+    /// Adds the test-only plugins (`TestSinkConnector`), which a worker offers only with
+    /// `sluice.test.plugins.enable=true`.
+    pub fn with_test_plugins(mut self) -> Plugins {
+        self.connectors.push(ConnectorPlugin {
+            desc: desc(sluice_connector_testkit::CLASS, PluginType::Sink, sluice_connector_testkit::VERSION.into()),
+            factory: ConnectorFactory::Sink {
+                connector: factory::<dyn SinkConnector>(|| Box::new(sluice_connector_testkit::TestSinkConnector::default())),
+                task: factory::<dyn SinkTask>(|| Box::new(sluice_connector_testkit::TestSinkTask::default())),
+            },
+        });
+        self
     }
 
     /// Files in `plugin.path` that are not valid plugins, with the reason.
@@ -333,6 +341,20 @@ impl Plugins {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_test_sink_is_offered_only_when_asked_for() {
+        let class = sluice_connector_testkit::CLASS;
+        assert!(Plugins::builtin().connector(class).is_err());
+        assert!(Plugins::builtin().with_test_plugins().connector(class).is_ok());
+        let worker = |extra: &[(&str, &str)]| {
+            let mut props: sluice_sdk::Props = [("offset.storage.file.filename", "/tmp/o")].iter().chain(extra).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            props.insert("bootstrap.servers".into(), "127.0.0.1:9092".into());
+            crate::worker_config::WorkerConfig::from_props(props, crate::worker_config::Mode::Standalone).expect("worker config")
+        };
+        assert!(Plugins::for_worker(&worker(&[])).connector(class).is_err());
+        assert!(Plugins::for_worker(&worker(&[("sluice.test.plugins.enable", "true")])).connector(class).is_ok());
+    }
 
     #[test]
     fn finds_by_every_alias() {

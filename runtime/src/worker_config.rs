@@ -44,7 +44,14 @@ fn common_def() -> ConfigDef {
         .define(ConfigKey::new("rest.authentication.basic.file", ConfigType::String).default("").importance(Importance::Medium).doc("Enables HTTP basic authentication of the REST API: a file of `user: password` lines (Jetty's PropertyFileLoginModule format)."))
         .define(ConfigKey::new("rest.authentication.bearer.file", ConfigType::String).default("").importance(Importance::Medium).doc("Enables bearer-token authentication of the REST API: a file with one accepted token per line."))
         .define(ConfigKey::new("access.control.allow.methods", ConfigType::String).default("").importance(Importance::Low).doc("Methods allowed for cross-origin requests."))
+        .define(ConfigKey::new(TEST_PLUGINS_ENABLE, ConfigType::Boolean).default("false").importance(Importance::Low).doc("Also offer Sluice's test-only plugins (io.sluice.connect.testkit.TestSinkConnector: slow puts, errant records, retriable failures). For tests and benchmarks, not for production."))
 }
+
+/// The worker key that adds the test-only plugins to the plugin list.
+pub const TEST_PLUGINS_ENABLE: &str = "sluice.test.plugins.enable";
+
+/// Connect's worker switch for exactly-once source support (KIP-618).
+const EXACTLY_ONCE_SOURCE_SUPPORT: &str = "exactly.once.source.support";
 
 /// Keys of `connect-standalone` worker configs.
 pub fn standalone_def() -> ConfigDef {
@@ -73,6 +80,7 @@ pub fn distributed_def() -> ConfigDef {
         .define(ConfigKey::new("rebalance.timeout.ms", ConfigType::Int).default("60000").importance(Importance::High).doc("The maximum allowed time for each worker to join the group once a rebalance has begun."))
         .define(ConfigKey::new("scheduled.rebalance.max.delay.ms", ConfigType::Int).default("300000").importance(Importance::Low).doc("The maximum delay that is scheduled in order to wait for the return of one or more departed workers before rebalancing and reassigning their connectors and tasks."))
         .define(ConfigKey::new("connect.protocol", ConfigType::String).default("sessioned").importance(Importance::Low).validator(Validator::one_of(&["eager", "compatible", "sessioned"])).doc("Compatibility mode for Kafka Connect Protocol."))
+        .define(ConfigKey::new(EXACTLY_ONCE_SOURCE_SUPPORT, ConfigType::String).default("disabled").importance(Importance::High).validator(Validator::one_of_ignore_case(&["disabled", "enabled", "preparing"])).doc("Exactly-once source support (KIP-618). Sluice does not run exactly-once source connectors yet: only 'disabled' is accepted."))
 }
 
 /// A loaded worker config.
@@ -99,6 +107,14 @@ impl WorkerConfig {
             Mode::Distributed => distributed_def(),
         };
         let parsed = def.parse(&props)?;
+        if let Ok(eos) = parsed.string(EXACTLY_ONCE_SOURCE_SUPPORT)
+            && !eos.eq_ignore_ascii_case("disabled")
+        {
+            return Err(ConnectError::config(
+                EXACTLY_ONCE_SOURCE_SUPPORT,
+                format!("'{eos}' is not supported: Sluice does not run exactly-once source connectors (KIP-618) yet; remove the key or set it to 'disabled' (at-least-once delivery)"),
+            ));
+        }
         for key in props.keys() {
             if def.key(key).is_none() && !PASS_THROUGH_PREFIXES.iter().any(|p| key.starts_with(p)) {
                 tracing::warn!("The configuration '{key}' was supplied but isn't a known config.");

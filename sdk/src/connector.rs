@@ -52,19 +52,8 @@ pub trait Connector: Send + Sync {
     async fn stop(&mut self);
 }
 
-/// Whether a source connector can give exactly-once guarantees (KIP-618).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExactlyOnceSupport {
-    Supported,
-    Unsupported,
-}
-
 /// A connector whose tasks read an external system and produce to Kafka.
-pub trait SourceConnector: Connector {
-    fn exactly_once_support(&self, _props: &Props) -> ExactlyOnceSupport {
-        ExactlyOnceSupport::Unsupported
-    }
-}
+pub trait SourceConnector: Connector {}
 
 /// A connector whose tasks consume from Kafka and write to an external system.
 pub trait SinkConnector: Connector {}

@@ -26,7 +26,7 @@ pub mod wire;
 
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, ConfigValueInfo, Importance, ParsedConfig, Password, Props, Validator, Width};
 pub use connector::{
-    Connector, ConnectorContext, ErrantRecordReporter, ExactlyOnceSupport, OffsetStorageReader, SinkConnector, SinkTask,
+    Connector, ConnectorContext, ErrantRecordReporter, OffsetStorageReader, SinkConnector, SinkTask,
     SinkTaskContext, SourceConnector, SourceTask, SourceTaskContext,
 };
 pub use data::{Field, Schema, SchemaRef, SchemaType, Struct, Value};

@@ -101,6 +101,8 @@ pub fn worker_props(dir: &Path, rest_port: u16) -> BTreeMap<String, String> {
         // The test broker delays a new group's first join by half the session timeout.
         ("consumer.session.timeout.ms", "6000"),
         ("consumer.heartbeat.interval.ms", "1000"),
+        // The tests' TestSinkConnector is offered only when asked for.
+        ("sluice.test.plugins.enable", "true"),
     ])
 }
 
@@ -225,7 +227,12 @@ impl Worker {
 
     /// Waits until every task of `connector` is RUNNING.
     pub fn wait_running(&self, connector: &str, tasks: usize) {
-        wait_for(Duration::from_secs(60), &format!("{connector} to run {tasks} tasks\n{}", self.log()), || {
+        self.wait_running_within(connector, tasks, Duration::from_secs(60));
+    }
+
+    /// [`Worker::wait_running`] with a longer wait, for workers whose start compiles large plugins.
+    pub fn wait_running_within(&self, connector: &str, tasks: usize, timeout: Duration) {
+        wait_for(timeout, &format!("{connector} to run {tasks} tasks\n{}", self.log()), || {
             let (code, body) = self.get(&format!("/connectors/{connector}/status"))?;
             let running = body["tasks"].as_array()?.iter().filter(|t| t["state"] == "RUNNING").count();
             (code == 200 && body["connector"]["state"] == "RUNNING" && running == tasks).then_some(())

@@ -239,7 +239,9 @@ fn a_python_transform_runs_like_a_rust_one() {
     ]);
     let mut w = Worker::new(&dir, wasm_worker_props(&dir, free_port(), &plugins), &[source]);
     w.start();
-    w.wait_running(&name, 1);
+    // The worker compiles every plugin at start; the Python component (an interpreter, tens of
+    // MB) took over 60 s to compile on two busy cores when no compiled copy was cached yet.
+    w.wait_running_within(&name, 1, Duration::from_secs(240));
     let (code, plugins_listed) = w.get("/connector-plugins?connectorsOnly=false").expect("REST answers");
     assert_eq!(code, 200);
     assert!(plugins_listed.to_string().contains("com.example.sluice.python.UpperCase"), "listed: {plugins_listed}");

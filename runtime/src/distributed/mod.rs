@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::{RestListener, check_broker, wait_for_signal};
+use crate::process::{RestListener, check_broker, wait_for_signal};
 use crate::executor::WorkerContext;
 use crate::plugins::Plugins;
 use crate::status::StatusStore;

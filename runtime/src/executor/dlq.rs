@@ -20,30 +20,11 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::types::RDKafkaErrorCode;
 use sluice_sdk::{ConnectError, ConnectResult, Props};
 
-use super::errors::Stage;
+use super::errors::{ErrorConfig, ErrorReporter, RawRecord, Report, Stage};
 use crate::kafka::{admin_client, create_topics, producer_config};
 use crate::worker_config::WorkerConfig;
 
 pub const ERROR_HEADER_PREFIX: &str = "__connect.errors.";
-
-/// A record as it was consumed (or as a sink record re-serialized), for the DLQ.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawRecord {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub timestamp: Option<i64>,
-    pub key: Option<Vec<u8>>,
-    pub value: Option<Vec<u8>>,
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-}
-
-impl RawRecord {
-    /// Connect's rendering of a consumed record's position, for error messages.
-    pub fn location(&self) -> String {
-        format!("topic='{}', partition={}, offset={}, timestamp={}", self.topic, self.partition, self.offset, self.timestamp.unwrap_or(-1))
-    }
-}
 
 /// The `__connect.errors.*` headers of a failed record, in Connect's order.
 pub fn context_headers(raw: &RawRecord, stage: Stage, class: &str, error: &ConnectError, connector: &str, task_id: u32) -> Vec<(String, String)> {
@@ -90,7 +71,7 @@ pub struct DeadLetterQueue {
 
 impl DeadLetterQueue {
     /// The DLQ of a sink task, if `errors.deadletterqueue.topic.name` is set; creates the topic.
-    pub async fn create(worker: &WorkerConfig, connector: &str, task_id: u32, props: &Props, config: &super::errors::ErrorConfig) -> ConnectResult<Option<DeadLetterQueue>> {
+    pub async fn create(worker: &WorkerConfig, connector: &str, task_id: u32, props: &Props, config: &ErrorConfig) -> ConnectResult<Option<DeadLetterQueue>> {
         if config.dlq_topic.is_empty() {
             return Ok(None);
         }
@@ -104,9 +85,13 @@ impl DeadLetterQueue {
         Ok(Some(DeadLetterQueue { topic: config.dlq_topic.clone(), context_headers: config.dlq_context_headers, producer }))
     }
 
+}
+
+impl ErrorReporter for DeadLetterQueue {
     /// Sends a failed record (does not wait for the broker; see [`DeadLetterQueue::flush`]).
-    pub fn send(&self, raw: RawRecord, stage: Stage, class: &str, error: &ConnectError, connector: &str, task_id: u32) -> ConnectResult<()> {
-        let extra = if self.context_headers { context_headers(&raw, stage, class, error, connector, task_id) } else { Vec::new() };
+    fn report(&self, report: Report<'_>) -> ConnectResult<()> {
+        let Report { raw, stage, class, error, connector, task_id } = report;
+        let extra = if self.context_headers { context_headers(raw, stage, class, error, connector, task_id) } else { Vec::new() };
         let mut headers = OwnedHeaders::new_with_capacity(raw.headers.len() + extra.len());
         for (k, v) in &raw.headers {
             headers = headers.insert(KafkaHeader { key: k, value: v.as_deref() });
@@ -138,7 +123,7 @@ impl DeadLetterQueue {
     }
 
     /// Waits until every record sent so far is acknowledged; fails if any delivery failed.
-    pub fn flush(&self, timeout: Duration) -> ConnectResult<()> {
+    fn flush(&self, timeout: Duration) -> ConnectResult<()> {
         if self.producer.in_flight_count() > 0 {
             tokio::task::block_in_place(|| self.producer.flush(timeout))
                 .map_err(|e| ConnectError::fatal(format!("dead letter queue flush failed (topic={}): {e}", self.topic)))?;

@@ -14,6 +14,11 @@
 //!   connector's converters for the DLQ).
 //!
 //! Counters (failed, skipped, retried, sent to the DLQ) are kept per task and logged at stop.
+//!
+//! Where a tolerated failure goes besides the log is an [`ErrorReporter`] (Connect's
+//! interface of the same name): the dead letter queue ([`super::dlq`]) implements it, so this
+//! module does not know Kafka. The `errors.*` keys and their defaults are declared once, in
+//! [`error_def`], which the connector config's definition includes and [`ErrorConfig`] reads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,9 +26,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use sluice_sdk::{ConnectError, ConnectResult, Converter, ErrantRecordReporter, Props, SinkRecord};
+use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, ErrantRecordReporter, Importance, Props, SinkRecord, Validator};
 
-use super::dlq::{DeadLetterQueue, RawRecord};
 use crate::converters::header_to_bytes;
 
 /// Where in the pipeline a record failed (Connect's `Stage`; the names go into the DLQ header).
@@ -57,6 +61,25 @@ impl Stage {
 /// The first retry waits this long (Connect's `RETRIES_DELAY_MIN_MS`).
 const RETRY_DELAY_MIN: Duration = Duration::from_millis(300);
 
+const ERRORS: &str = "Error Handling";
+
+/// The `errors.*` keys of a connector (Connect's `ConnectorConfig` and, with `sink`, the
+/// dead letter queue keys of `SinkConnectorConfig`): the one place their defaults live.
+pub fn error_def(sink: bool) -> ConfigDef {
+    let def = ConfigDef::new()
+        .define(ConfigKey::new("errors.retry.timeout", ConfigType::Long).default("0").importance(Importance::Medium).group(ERRORS, 1).validator(Validator::at_least(-1.0)).doc("The maximum duration in milliseconds that a failed operation will be reattempted. 0: no retries; -1: infinite retries."))
+        .define(ConfigKey::new("errors.retry.delay.max.ms", ConfigType::Long).default("60000").importance(Importance::Medium).group(ERRORS, 2).validator(Validator::at_least(1.0)).doc("The maximum duration in milliseconds between consecutive retry attempts."))
+        .define(ConfigKey::new("errors.tolerance", ConfigType::String).default("none").importance(Importance::Medium).group(ERRORS, 3).validator(Validator::one_of(&["none", "all"])).doc("Behavior for tolerating errors during connector operation. 'none' fails the task; 'all' skips problematic records."))
+        .define(ConfigKey::new("errors.log.enable", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 4).doc("Log each error and the details of the failed operation."))
+        .define(ConfigKey::new("errors.log.include.messages", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 5).doc("Include the record that caused the failure in the log."));
+    if !sink {
+        return def;
+    }
+    def.define(ConfigKey::new("errors.deadletterqueue.topic.name", ConfigType::String).default("").importance(Importance::Medium).group(ERRORS, 6).doc("The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error."))
+        .define(ConfigKey::new("errors.deadletterqueue.topic.replication.factor", ConfigType::Short).default("3").importance(Importance::Medium).group(ERRORS, 7).doc("Replication factor used to create the dead letter queue topic when it doesn't already exist."))
+        .define(ConfigKey::new("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 8).doc("If true, add headers containing error context to the messages written to the dead letter queue."))
+}
+
 /// The `errors.*` settings of a connector.
 #[derive(Debug, Clone)]
 pub struct ErrorConfig {
@@ -72,19 +95,26 @@ pub struct ErrorConfig {
 }
 
 impl ErrorConfig {
-    /// Reads the keys (already validated by [`crate::connector_config::validate`]; bad values fall back to the defaults).
+    /// Reads the keys with [`error_def`]'s defaults. The whole connector config was validated
+    /// before a task starts ([`crate::connector_config::validate`]); a value that still does
+    /// not parse falls back to the default.
     pub fn from_props(props: &Props) -> ErrorConfig {
-        let get = |k: &str| props.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
-        let flag = |k: &str| get(k).eq_ignore_ascii_case("true");
-        let timeout = get("errors.retry.timeout").parse::<i64>().unwrap_or(0);
+        let def = error_def(true);
+        // Every key of `error_def` has a default, so parsing no properties cannot fail.
+        let parsed = def.parse(props).or_else(|_| def.parse(&Props::new())).ok();
+        let p = parsed.as_ref();
+        let long = |k: &str| p.and_then(|p| p.long(k).ok()).unwrap_or_default();
+        let flag = |k: &str| p.and_then(|p| p.boolean(k).ok()).unwrap_or_default();
+        let string = |k: &str| p.and_then(|p| p.string(k).ok()).unwrap_or_default();
+        let timeout = long("errors.retry.timeout");
         ErrorConfig {
-            tolerate_all: get("errors.tolerance") == "all",
+            tolerate_all: string("errors.tolerance") == "all",
             retry_timeout: if timeout < 0 { None } else { Some(Duration::from_millis(timeout as u64)) },
-            retry_delay_max: Duration::from_millis(get("errors.retry.delay.max.ms").parse::<u64>().unwrap_or(60_000).max(1)),
+            retry_delay_max: Duration::from_millis(long("errors.retry.delay.max.ms").max(1) as u64),
             log_enable: flag("errors.log.enable"),
             log_include_messages: flag("errors.log.include.messages"),
-            dlq_topic: get("errors.deadletterqueue.topic.name"),
-            dlq_replication_factor: get("errors.deadletterqueue.topic.replication.factor").parse().unwrap_or(3),
+            dlq_topic: string("errors.deadletterqueue.topic.name"),
+            dlq_replication_factor: p.and_then(|p| p.short("errors.deadletterqueue.topic.replication.factor").ok()).unwrap_or_default(),
             dlq_context_headers: flag("errors.deadletterqueue.context.headers.enable"),
         }
     }
@@ -93,6 +123,47 @@ impl ErrorConfig {
     pub fn retries(&self) -> bool {
         self.retry_timeout != Some(Duration::ZERO)
     }
+}
+
+/// A record as it was consumed (or as a sink record re-serialized), for the DLQ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl RawRecord {
+    /// Connect's rendering of a consumed record's position, for error messages.
+    pub fn location(&self) -> String {
+        format!("topic='{}', partition={}, offset={}, timestamp={}", self.topic, self.partition, self.offset, self.timestamp.unwrap_or(-1))
+    }
+}
+
+/// A failure the policy tolerated, as a reporter sees it.
+pub struct Report<'a> {
+    pub raw: &'a RawRecord,
+    pub stage: Stage,
+    /// The class that failed (converter, transform or connector class).
+    pub class: &'a str,
+    pub error: &'a ConnectError,
+    pub connector: &'a str,
+    pub task_id: u32,
+}
+
+/// Where a tolerated failure of a consumed record is sent besides the log (Connect's
+/// `ErrorReporter`; the dead letter queue is one).
+pub trait ErrorReporter: Send + Sync {
+    /// Sends the failed record on; may return before it arrived (see [`ErrorReporter::flush`]).
+    fn report(&self, report: Report<'_>) -> ConnectResult<()>;
+
+    /// Waits until everything reported so far arrived; called before the sink commits
+    /// consumer offsets, so an offset is never committed ahead of its failed record.
+    fn flush(&self, timeout: Duration) -> ConnectResult<()>;
 }
 
 /// Describes a failed record, built only when something failed.
@@ -140,12 +211,21 @@ pub struct ErrorHandler {
     pub connector: String,
     pub task_id: u32,
     pub counts: ErrorCounts,
-    pub dlq: Option<Arc<DeadLetterQueue>>,
+    /// Where tolerated failures of consumed records go (the dead letter queue), if anywhere.
+    pub reporter: Option<Arc<dyn ErrorReporter>>,
 }
 
 impl ErrorHandler {
-    pub fn new(config: ErrorConfig, connector: &str, task_id: u32, dlq: Option<Arc<DeadLetterQueue>>) -> ErrorHandler {
-        ErrorHandler { config, connector: connector.to_string(), task_id, counts: ErrorCounts::default(), dlq }
+    pub fn new(config: ErrorConfig, connector: &str, task_id: u32, reporter: Option<Arc<dyn ErrorReporter>>) -> ErrorHandler {
+        ErrorHandler { config, connector: connector.to_string(), task_id, counts: ErrorCounts::default(), reporter }
+    }
+
+    /// Waits for the reporter (see [`ErrorReporter::flush`]).
+    pub fn flush(&self, timeout: Duration) -> ConnectResult<()> {
+        match &self.reporter {
+            Some(r) => r.flush(timeout),
+            None => Ok(()),
+        }
     }
 
     /// Runs `op`, retrying `Retriable` errors within `errors.retry.timeout`. `Ok(Some)` is the
@@ -201,9 +281,9 @@ impl ErrorHandler {
                 None => tracing::error!(connector = %self.connector, task = self.task_id, "Error encountered in task. {what}: {error}"),
             }
         }
-        if let (Some(dlq), Some(raw)) = (&self.dlq, failure.raw) {
+        if let (Some(reporter), Some(raw)) = (&self.reporter, &failure.raw) {
             self.counts.dlq_produce_requests.fetch_add(1, Ordering::Relaxed);
-            dlq.send(raw, stage, class, error, &self.connector, self.task_id)?;
+            reporter.report(Report { raw, stage, class, error, connector: &self.connector, task_id: self.task_id })?;
         }
         Ok(())
     }
@@ -265,6 +345,21 @@ mod tests {
 
     fn failure() -> Failure {
         Failure { location: "topic='t', partition=1, offset=5".into(), raw: None, message: None }
+    }
+
+    #[test]
+    fn error_config_takes_its_defaults_from_error_def() {
+        let c = ErrorConfig::from_props(&Props::new());
+        assert!(!c.tolerate_all && !c.log_enable && !c.log_include_messages && !c.dlq_context_headers);
+        assert_eq!(c.retry_timeout, Some(Duration::ZERO));
+        assert_eq!(c.retry_delay_max, Duration::from_millis(60_000));
+        assert_eq!((c.dlq_topic.as_str(), c.dlq_replication_factor), ("", 3));
+        let props: Props = [("errors.retry.timeout", "-1"), ("errors.tolerance", " all "), ("errors.deadletterqueue.topic.replication.factor", "1")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let c = ErrorConfig::from_props(&props);
+        assert_eq!((c.retry_timeout, c.tolerate_all, c.dlq_replication_factor), (None, true, 1));
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use crate::executor::WorkerContext;
 use crate::plugins::{ConnectorFactory, ConnectorPlugin, Plugins};
 
 pub fn server_info(ctx: &WorkerContext) -> ServerInfo {
-    ServerInfo { version: crate::cli::VERSION.to_string(), commit: crate::cli::COMMIT.to_string(), kafka_cluster_id: ctx.kafka_cluster_id.clone() }
+    ServerInfo { version: crate::VERSION.to_string(), commit: crate::COMMIT.to_string(), kafka_cluster_id: ctx.kafka_cluster_id.clone() }
 }
 
 pub fn health(started: bool) -> Result<WorkerStatus, RestError> {

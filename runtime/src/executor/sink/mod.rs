@@ -27,118 +27,30 @@
 //! error from `put` pauses the task's partitions, retries the same batch with backoff, and
 //! resumes them after it succeeded.
 
+mod context;
+mod offsets;
+mod prepare;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::error::KafkaResult;
-use rdkafka::message::{Headers as _, Message, OwnedMessage};
-use rdkafka::{ClientContext, Offset, Timestamp, TopicPartitionList};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
 use sluice_rest_api::ConnectorState;
-use sluice_sdk::{
-    ConnectError, ConnectResult, ErrantRecordReporter, Headers, SchemaRef, SinkRecord, SinkTask, SinkTaskContext, TimestampType, TopicPartition,
-    Value,
-};
+use sluice_sdk::{ConnectError, ConnectResult, ErrantRecordReporter, SinkRecord, SinkTask, SinkTaskContext, TopicPartition};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::dlq::{DeadLetterQueue, RawRecord};
-use super::errors::{ErrorConfig, ErrorHandler, Failure, OpError, Stage, WorkerErrantRecordReporter};
-use super::transform_chain::{StageError, TransformChain};
+use super::dlq::DeadLetterQueue;
+use super::errors::{ErrorConfig, ErrorHandler, ErrorReporter, WorkerErrantRecordReporter};
+use super::transform_chain::TransformChain;
 use super::{TaskSpec, WorkerContext};
-use crate::converters::header_from_bytes;
 use crate::kafka::consumer_config;
-
-enum RebalanceEvent {
-    Assigned(Vec<TopicPartition>),
-    Revoked(Vec<TopicPartition>),
-}
-
-fn tpl_to_vec(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
-    tpl.elements().iter().map(|e| TopicPartition::new(e.topic(), e.partition())).collect()
-}
-
-/// Consumer context: forwards rebalances to the executor loop.
-struct SinkConsumerContext {
-    events: mpsc::UnboundedSender<RebalanceEvent>,
-}
-
-impl ClientContext for SinkConsumerContext {}
-
-impl ConsumerContext for SinkConsumerContext {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            let _ = self.events.send(RebalanceEvent::Revoked(tpl_to_vec(tpl)));
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let _ = self.events.send(RebalanceEvent::Assigned(tpl_to_vec(tpl)));
-            }
-            Rebalance::Error(e) => tracing::warn!(error = %e, "consumer rebalance error"),
-            Rebalance::Revoke(_) => {}
-        }
-    }
-
-    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "consumer offset commit failed; it is retried at the next commit");
-        }
-    }
-}
-
-enum ContextRequest {
-    Pause(Vec<TopicPartition>),
-    Resume(Vec<TopicPartition>),
-    Reset(HashMap<TopicPartition, i64>),
-}
-
-/// The [`SinkTaskContext`] handed to the task; requests are applied by the executor loop.
-struct ExecutorSinkContext {
-    connector: String,
-    task_id: usize,
-    assignment: Mutex<Vec<TopicPartition>>,
-    requests: Mutex<Vec<ContextRequest>>,
-    commit_requested: AtomicBool,
-    reporter: Option<Arc<dyn ErrantRecordReporter>>,
-}
-
-impl ExecutorSinkContext {
-    fn push(&self, r: ContextRequest) {
-        self.requests.lock().unwrap_or_else(|p| p.into_inner()).push(r);
-    }
-}
-
-impl SinkTaskContext for ExecutorSinkContext {
-    fn connector(&self) -> &str {
-        &self.connector
-    }
-    fn task_id(&self) -> usize {
-        self.task_id
-    }
-    fn assignment(&self) -> Vec<TopicPartition> {
-        self.assignment.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-    fn pause(&self, partitions: &[TopicPartition]) {
-        self.push(ContextRequest::Pause(partitions.to_vec()));
-    }
-    fn resume(&self, partitions: &[TopicPartition]) {
-        self.push(ContextRequest::Resume(partitions.to_vec()));
-    }
-    fn request_commit(&self) {
-        self.commit_requested.store(true, Ordering::Relaxed);
-    }
-    fn reset_offsets(&self, offsets: HashMap<TopicPartition, i64>) {
-        self.push(ContextRequest::Reset(offsets));
-    }
-    fn errant_record_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>> {
-        self.reporter.clone()
-    }
-}
+use context::{ContextRequest, ExecutorSinkContext, RebalanceEvent, SinkConsumerContext};
+use prepare::{PARALLEL_MIN, Prepared, SinkPipeline, outcome};
 
 /// Runs a sink task until `shutdown` turns true or the task fails.
 pub async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn SinkTask>, shutdown: watch::Receiver<bool>, paused: watch::Receiver<bool>) {
@@ -147,17 +59,6 @@ pub async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn SinkTask
         Ok(()) => ctx.task_status(&connector, id, ConnectorState::Unassigned, None),
         Err(e) => ctx.task_status(&connector, id, ConnectorState::Failed, Some(format!("{}: {e}", e.class_name()))),
     }
-}
-
-/// What turns a consumed message into a sink record (shared by reference across awaits, so
-/// it holds nothing that is not `Sync`).
-struct SinkPipeline {
-    key_converter: Arc<dyn sluice_sdk::Converter>,
-    value_converter: Arc<dyn sluice_sdk::Converter>,
-    key_class: String,
-    value_class: String,
-    chain: TransformChain<SinkRecord>,
-    errors: Arc<ErrorHandler>,
 }
 
 struct SinkExecutor {
@@ -224,7 +125,9 @@ async fn execute(
     let key_converter: Arc<dyn sluice_sdk::Converter> = Arc::from(ctx.converter(&spec.connector_props, "key.converter")?);
     let value_converter: Arc<dyn sluice_sdk::Converter> = Arc::from(ctx.converter(&spec.connector_props, "value.converter")?);
     let error_config = ErrorConfig::from_props(&spec.connector_props);
-    let dlq = DeadLetterQueue::create(&ctx.config, &spec.connector, spec.task_id, &spec.connector_props, &error_config).await?.map(Arc::new);
+    let dlq = DeadLetterQueue::create(&ctx.config, &spec.connector, spec.task_id, &spec.connector_props, &error_config)
+        .await?
+        .map(|dlq| Arc::new(dlq) as Arc<dyn ErrorReporter>);
     let with_reporter = dlq.is_some() || error_config.log_enable;
     let errors = Arc::new(ErrorHandler::new(error_config, &spec.connector, spec.task_id, dlq));
     let reporter: Option<Arc<dyn ErrantRecordReporter>> = with_reporter.then(|| {
@@ -277,184 +180,6 @@ async fn execute(
     result.and(finish)
 }
 
-/// Batches at least this long are prepared in parallel over rayon's pool.
-const PARALLEL_MIN: usize = 128;
-
-/// Records converted and then transformed together (the unit of parallel work).
-const CHAIN_SLICE: usize = 64;
-
-/// What preparing did with one consumed message.
-enum Prep {
-    /// Conversion failed: done again on the executor under the error policy.
-    Failed,
-    /// Converted; the chain is run on the executor (record by record, as it retries).
-    Converted(SinkRecord),
-    /// Converted and transformed (`None`: dropped by a transform).
-    Transformed(Result<Option<SinkRecord>, StageError>),
-}
-
-/// A consumed batch, detached from the consumer, with what preparing made of each message.
-struct Prepared {
-    msgs: Vec<OwnedMessage>,
-    preps: Vec<Prep>,
-}
-
-impl SinkPipeline {
-    /// Starts converting and transforming `msgs` on rayon's pool; a panic there comes back as
-    /// an error.
-    fn spawn_prepare(self: &Arc<Self>, msgs: Vec<OwnedMessage>) -> oneshot::Receiver<Result<Prepared, String>> {
-        let (tx, rx) = oneshot::channel();
-        let pipeline = self.clone();
-        rayon::spawn(move || {
-            let preps = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.prepare(&msgs)));
-            let out = preps.map(|preps| Prepared { msgs, preps }).map_err(|p| {
-                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into())
-            });
-            let _ = tx.send(out);
-        });
-        rx
-    }
-
-    /// Prepares `msgs` on the calling thread (the outcome is ready at once).
-    fn prepare_here(&self, msgs: Vec<OwnedMessage>) -> oneshot::Receiver<Result<Prepared, String>> {
-        let (tx, rx) = oneshot::channel();
-        let preps = self.prepare(&msgs);
-        let _ = tx.send(Ok(Prepared { msgs, preps }));
-        rx
-    }
-
-    /// Converts every message it can (in parallel for a long batch; records stay in order) and
-    /// runs the chain over each slice of [`CHAIN_SLICE`] converted records right after
-    /// converting it, while they are in the converting thread's cache
-    /// ([`TransformChain::apply_batch`]; a WASM stage crosses its boundary once per slice) —
-    /// unless failed transforms are to be retried (`errors.retry.timeout`), which needs each
-    /// record's input kept.
-    fn prepare(&self, msgs: &[OwnedMessage]) -> Vec<Prep> {
-        use rayon::prelude::*;
-        let convert = |m: &OwnedMessage| {
-            let topic = m.topic();
-            let (key_schema, key) = self.key_converter.to_connect(topic, m.key()).ok()?;
-            let (value_schema, value) = self.value_converter.to_connect(topic, m.payload()).ok()?;
-            Some(sink_record(m, key_schema, key, value_schema, value))
-        };
-        let slice = |chunk: &[OwnedMessage]| -> Vec<Prep> {
-            let converted: Vec<Option<SinkRecord>> = chunk.iter().map(convert).collect();
-            if self.chain.is_empty() {
-                return converted.into_iter().map(|r| r.map_or(Prep::Failed, |r| Prep::Transformed(Ok(Some(r))))).collect();
-            }
-            if self.errors.config.retries() {
-                return converted.into_iter().map(|r| r.map_or(Prep::Failed, Prep::Converted)).collect();
-            }
-            let ok: Vec<bool> = converted.iter().map(Option::is_some).collect();
-            let mut out = self.chain.apply_batch(converted.into_iter().flatten().collect()).into_iter();
-            ok.into_iter().map(|ok| if ok { out.next().map_or(Prep::Failed, Prep::Transformed) } else { Prep::Failed }).collect()
-        };
-        if msgs.len() < PARALLEL_MIN {
-            return msgs.chunks(CHAIN_SLICE).flat_map(slice).collect();
-        }
-        let slices: Vec<Vec<Prep>> = msgs.par_chunks(CHAIN_SLICE).map(slice).collect();
-        slices.into_iter().flatten().collect()
-    }
-
-    /// The records of a prepared batch into `batch`, in order; a record skipped (tolerated
-    /// error) or dropped by a transform has its next offset put in `skipped`.
-    async fn finish(&self, prepared: Prepared, batch: &mut Vec<SinkRecord>, skipped: &mut Vec<(TopicPartition, i64)>) -> ConnectResult<()> {
-        let next = |m: &OwnedMessage| (TopicPartition::new(m.topic(), m.partition()), m.offset() + 1);
-        for (m, prep) in prepared.msgs.iter().zip(prepared.preps) {
-            let out = match prep {
-                Prep::Transformed(Ok(r)) => r,
-                Prep::Transformed(Err(e)) => {
-                    // As `ErrorHandler::execute` without retries: tolerated (logged, DLQ) or fatal.
-                    self.errors.fail(Stage::Transformation, e.class, self.failure(m), &e.error)?;
-                    None
-                }
-                Prep::Converted(r) => self.transform(m, r).await?,
-                Prep::Failed => match self.convert(m).await? {
-                    Some(r) => self.transform(m, r).await?,
-                    None => None,
-                },
-            };
-            match out {
-                Some(r) => batch.push(r),
-                None => skipped.push(next(m)),
-            }
-        }
-        // Freed on the pool: the executor's thread is the pipeline's serial stage.
-        let msgs = prepared.msgs;
-        rayon::spawn(move || drop(msgs));
-        Ok(())
-    }
-
-    /// What the error policy reports about a consumed message that failed.
-    fn failure(&self, m: &impl Message) -> Failure {
-        let raw = raw_record(m);
-        let message = self.errors.config.log_include_messages.then(|| format!("{raw:?}"));
-        Failure { location: raw.location(), raw: Some(raw), message }
-    }
-
-    /// The transformation chain over one record under the error policy, with retries.
-    async fn transform(&self, m: &impl Message, record: SinkRecord) -> ConnectResult<Option<SinkRecord>> {
-        if self.chain.is_empty() {
-            return Ok(Some(record));
-        }
-        let retries = self.errors.config.retries();
-        let mut input = Some(record);
-        let out = self
-            .errors
-            .execute(Stage::Transformation, "", || self.failure(m), || {
-                let r = if retries { input.clone() } else { input.take() };
-                let r = r.ok_or_else(|| OpError::from(ConnectError::fatal("transformation input already consumed")))?;
-                Ok(self.chain.apply(r)?)
-            })
-            .await?;
-        Ok(out.flatten())
-    }
-
-    /// Key and value conversion under the error policy: the record, or `None` if skipped.
-    async fn convert(&self, m: &impl Message) -> ConnectResult<Option<SinkRecord>> {
-        let topic = m.topic();
-        let failure = || self.failure(m);
-        let errors = &self.errors;
-        let Some((key_schema, key)) = errors.execute(Stage::KeyConverter, &self.key_class, failure, || Ok(self.key_converter.to_connect(topic, m.key())?)).await? else {
-            return Ok(None);
-        };
-        let Some((value_schema, value)) =
-            errors.execute(Stage::ValueConverter, &self.value_class, failure, || Ok(self.value_converter.to_connect(topic, m.payload())?)).await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(sink_record(m, key_schema, key, value_schema, value)))
-    }
-}
-
-/// The sink record of a consumed message, given its converted key and value.
-fn sink_record(m: &impl Message, key_schema: Option<SchemaRef>, key: Value, value_schema: Option<SchemaRef>, value: Value) -> SinkRecord {
-    let mut headers = Headers::new();
-    if let Some(hs) = m.headers() {
-        for h in hs.iter() {
-            let (schema, value) = header_from_bytes(h.value);
-            headers.add(h.key, schema, value);
-        }
-    }
-    let (timestamp, timestamp_type) = match m.timestamp() {
-        Timestamp::NotAvailable => (None, TimestampType::NoTimestamp),
-        Timestamp::CreateTime(t) => (Some(t), TimestampType::CreateTime),
-        Timestamp::LogAppendTime(t) => (Some(t), TimestampType::LogAppendTime),
-    };
-    SinkRecord {
-        topic: m.topic().to_string(),
-        kafka_partition: m.partition(),
-        kafka_offset: m.offset(),
-        key_schema,
-        key,
-        value_schema,
-        value,
-        timestamp,
-        timestamp_type,
-        headers,
-    }
-}
-
 impl SinkExecutor {
     async fn consume_loop(&mut self, shutdown: &mut watch::Receiver<bool>, paused: &mut watch::Receiver<bool>, flush_interval: Duration) -> ConnectResult<()> {
         let mut last_commit = Instant::now();
@@ -486,7 +211,7 @@ impl SinkExecutor {
                 // The batch comes again, and so does everything consumed after it.
                 if let Some(after) = preparing.take() {
                     let after = outcome(after).await?;
-                    self.rewind(after.msgs.iter().filter(|m| !rewound.iter().any(|tp| tp.partition == m.partition() && tp.topic == m.topic())));
+                    self.rewind(after.msgs.iter().filter(|m| offsets::outside(&rewound, m.topic(), m.partition())));
                 }
             }
         }
@@ -535,14 +260,7 @@ impl SinkExecutor {
 
     /// Seeks each partition of `msgs` back to its first offset among them.
     fn rewind<'m, M: Message + 'm>(&self, msgs: impl Iterator<Item = &'m M>) {
-        let mut first: Vec<(TopicPartition, i64)> = Vec::new();
-        for m in msgs {
-            match first.iter_mut().find(|(tp, _)| tp.partition == m.partition() && tp.topic == m.topic()) {
-                Some((_, o)) => *o = (*o).min(m.offset()),
-                None => first.push((TopicPartition::new(m.topic(), m.partition()), m.offset())),
-            }
-        }
-        for (tp, offset) in first {
+        for (tp, offset) in offsets::rewind_points(msgs.map(|m| (m.topic(), m.partition(), m.offset()))) {
             if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::Offset(offset), Duration::from_secs(5)) {
                 tracing::warn!(error = %e, partition = %tp, offset, "could not rewind a partition");
             }
@@ -559,11 +277,7 @@ impl SinkExecutor {
         if let Some(rewound) = self.put(batch, shutdown).await? {
             return Ok(Some(rewound));
         }
-        // Skipped records count as consumed once the batch around them was put.
-        for (tp, next) in skipped {
-            let slot = self.current.entry(tp).or_insert(next);
-            *slot = (*slot).max(next);
-        }
+        offsets::advance_skipped(&mut self.current, skipped);
         Ok(None)
     }
 
@@ -575,30 +289,14 @@ impl SinkExecutor {
         if batch.is_empty() {
             return Ok(None);
         }
-        // Per partition: (first offset, one past the last). A batch holds runs of few
-        // partitions, so a short list beats hashing (and allocating) a key per record.
-        let mut ranges: Vec<(TopicPartition, i64, i64)> = Vec::new();
-        let mut at = 0;
-        for r in &batch {
-            let same = |(tp, ..): &(TopicPartition, i64, i64)| tp.partition == r.kafka_partition && tp.topic == r.topic;
-            if !ranges.get(at).is_some_and(same) {
-                at = match ranges.iter().position(same) {
-                    Some(i) => i,
-                    None => {
-                        ranges.push((TopicPartition::new(&r.topic, r.kafka_partition), r.kafka_offset, r.kafka_offset));
-                        ranges.len() - 1
-                    }
-                };
-            }
-            ranges[at].2 = r.kafka_offset + 1;
-        }
+        let ranges = offsets::batch_ranges(batch.iter().map(|r| (r.topic.as_str(), r.kafka_partition, r.kafka_offset)));
         match self.task.put(batch).await {
             Ok(()) => {
                 if self.put_retries > 0 {
                     self.put_retries = 0;
                     self.pause_all(false);
                 }
-                self.current.extend(ranges.into_iter().map(|(tp, _, next)| (tp, next)));
+                offsets::advance_put(&mut self.current, ranges);
                 Ok(None)
             }
             Err(e) if e.is_retriable() && !*shutdown.borrow() => {
@@ -607,13 +305,13 @@ impl SinkExecutor {
                 self.pause_all(true);
                 self.put_retries += 1;
                 tokio::time::sleep(wait).await;
-                for (tp, offset, _) in &ranges {
+                for offsets::OffsetRange { partition: tp, first: offset, .. } in &ranges {
                     if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::Offset(*offset), Duration::from_secs(10)) {
                         return Err(ConnectError::retriable(format!("cannot rewind {tp} to offset {offset} to redeliver a batch: {e}")));
                     }
                 }
                 self.pause_all(false);
-                Ok(Some(ranges.into_iter().map(|(tp, ..)| tp).collect()))
+                Ok(Some(ranges.into_iter().map(|r| r.partition).collect()))
             }
             Err(e) => Err(e),
         }
@@ -662,10 +360,7 @@ impl SinkExecutor {
                     tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, partitions = ?tps, "partitions revoked");
                     self.task_ctx.assignment.lock().unwrap_or_else(|p| p.into_inner()).retain(|tp| !tps.contains(tp));
                     self.task.close(&tps).await?;
-                    for tp in &tps {
-                        self.current.remove(tp);
-                        self.committed.remove(tp);
-                    }
+                    offsets::revoke(&mut self.current, &mut self.committed, &tps);
                 }
             }
         }
@@ -686,9 +381,9 @@ impl SinkExecutor {
                     }
                     self.consumer.resume(&to_tpl(tps.iter().map(|tp| (tp, Offset::Invalid))))
                 }
-                ContextRequest::Reset(offsets) => {
+                ContextRequest::Reset(positions) => {
                     let mut res = Ok(());
-                    for (tp, off) in offsets {
+                    for (tp, off) in positions {
                         if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::Offset(off), Duration::from_secs(5)) {
                             res = Err(e);
                         } else {
@@ -710,15 +405,13 @@ impl SinkExecutor {
             return Ok(());
         }
         // Records sent to the DLQ must be acknowledged before the offsets past them are committed.
-        if let Some(dlq) = &self.pipeline.errors.dlq {
-            dlq.flush(Duration::from_secs(30))?;
-        }
+        self.pipeline.errors.flush(Duration::from_secs(30))?;
         let safe = self.task.pre_commit(&self.current).await?;
-        let changed: Vec<(&TopicPartition, &i64)> = safe.iter().filter(|(tp, off)| self.committed.get(*tp) != Some(*off)).collect();
+        let changed = offsets::to_commit(&safe, &self.committed);
         if changed.is_empty() {
             return Ok(());
         }
-        let tpl = to_tpl(changed.iter().map(|(tp, off)| (*tp, Offset::Offset(**off))));
+        let tpl = to_tpl(changed.iter().map(|(tp, off)| (*tp, Offset::Offset(*off))));
         let consumer = &self.consumer;
         let res = match mode {
             CommitMode::Sync => tokio::task::block_in_place(|| consumer.commit(&tpl, CommitMode::Sync)),
@@ -746,28 +439,6 @@ impl SinkExecutor {
         self.pipeline.errors.log_counts();
         tracing::info!(connector = %self.spec.connector, task = self.spec.task_id, "sink task stopped");
         committed.and(closed)
-    }
-}
-
-/// The outcome of a batch's preparation.
-async fn outcome(rx: oneshot::Receiver<Result<Prepared, String>>) -> ConnectResult<Prepared> {
-    match rx.await {
-        Ok(Ok(p)) => Ok(p),
-        Ok(Err(panic)) => Err(ConnectError::fatal(format!("converting or transforming a batch panicked: {panic}"))),
-        Err(_) => Err(ConnectError::fatal("the conversion of a batch was lost")),
-    }
-}
-
-/// A consumed message as owned bytes (only built for a record that failed).
-fn raw_record(m: &impl Message) -> RawRecord {
-    RawRecord {
-        topic: m.topic().to_string(),
-        partition: m.partition(),
-        offset: m.offset(),
-        timestamp: m.timestamp().to_millis(),
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec),
-        headers: m.headers().map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect()).unwrap_or_default(),
     }
 }
 
