@@ -1,0 +1,1 @@
+//! Connect JSON (filled in next).
