@@ -1,1 +1,0 @@
-//! Connect JSON (filled in next).
