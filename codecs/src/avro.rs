@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value as Json, json};
 use sluice_sdk::data::logical;
-use sluice_sdk::{Schema, SchemaType, Value};
+use sluice_sdk::{Schema, SchemaRef, SchemaType, Value};
 
 /// The name of an unnamed struct's record (the first one; see the module doc).
 pub const DEFAULT_RECORD: &str = "io.confluent.connect.avro.ConnectDefault";
@@ -42,6 +42,8 @@ struct Names {
     /// Unnamed structs met so far, with the name each got (an equal one met again is a
     /// reference to it, as Confluent's `schemaMap` finds it).
     unnamed: Vec<(Schema, String)>,
+    /// The key and value schemas of the `MapEntry` record defined first.
+    map_entry: Option<(Option<SchemaRef>, Option<SchemaRef>)>,
 }
 
 impl Names {
@@ -155,11 +157,16 @@ fn non_optional(schema: &Schema, defined: &mut Names) -> Json {
                 obj.insert("values".into(), value);
             } else {
                 let key = key.map(|s| with_optional(s, defined, false)).unwrap_or(json!("null"));
-                let entry = if defined.insert(MAP_ENTRY.to_string()) {
+                // Referenced by name only when the MapEntry defined before has the same key and
+                // value schemas; another one is defined again, which Avro rejects (never a
+                // reference to the wrong record).
+                let types = (schema.key_schema.clone(), schema.value_schema.clone());
+                let entry = if defined.map_entry.as_ref().is_some_and(|t| *t == types) {
+                    json!(MAP_ENTRY)
+                } else {
+                    defined.map_entry.get_or_insert(types);
                     json!({"type": "record", "name": "MapEntry", "namespace": "io.confluent.connect.avro",
                            "fields": [{"name": "key", "type": key}, {"name": "value", "type": value}]})
-                } else {
-                    json!(MAP_ENTRY)
                 };
                 obj.insert("type".into(), json!("array"));
                 obj.insert("items".into(), entry);
@@ -268,5 +275,20 @@ mod tests {
             assert_eq!(got, want);
         }
         assert_eq!(to_avro_schema(&a.build())["name"], "ConnectDefault", "numbering starts again per schema");
+    }
+
+    #[test]
+    fn map_entries_are_referenced_only_when_equal() {
+        let same = Schema::struct_builder()
+            .name("M")
+            .field("a", Schema::map(Schema::int32(), Schema::string()))
+            .field("b", Schema::map(Schema::int32(), Schema::string()))
+            .field("c", Schema::map(Schema::int64(), Schema::string()))
+            .build();
+        let avro = to_avro_schema(&same);
+        let items = |i: usize| avro["fields"][i]["type"]["items"].clone();
+        assert_eq!(items(0)["name"], "MapEntry");
+        assert_eq!(items(1), json!(MAP_ENTRY), "an equal entry is referenced");
+        assert_eq!(items(2)["fields"][0]["type"], "long", "a different entry is not a reference to the first");
     }
 }
