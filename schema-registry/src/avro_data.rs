@@ -25,7 +25,7 @@ use std::sync::Arc;
 use apache_avro::Schema as Avro;
 use apache_avro::schema::UnionSchema;
 use apache_avro::types::Value as AvroValue;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Map, Value as Json};
 use sluice_sdk::data::logical;
 use sluice_sdk::{Schema, SchemaRef, SchemaType, Struct, Value};
 
@@ -471,6 +471,7 @@ fn union_to_connect(schema: &Schema, inner: AvroValue) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn order_schema() -> SchemaRef {
         Schema::struct_builder()
