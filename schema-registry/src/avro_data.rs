@@ -2,7 +2,8 @@
 //!
 //! Schemas: Int8/Int16 are Avro `int` with `"connect.type": "int8"|"int16"`; Int32 `int`,
 //! Int64 `long`, Float32 `float`, Float64 `double`; a struct is a `record` named after the
-//! Connect schema (or `io.confluent.connect.avro.ConnectDefault`); an optional schema is a union
+//! Connect schema (or `io.confluent.connect.avro.ConnectDefault`, `ConnectDefault2`, ... for
+//! unnamed ones; the Connect → Avro schema mapping is `sluice_codecs::avro`'s); an optional schema is a union
 //! with `"null"` (null first, or last when the field has a non-null default); field defaults
 //! become Avro defaults; string-keyed maps are Avro maps, other maps arrays of
 //! `io.confluent.connect.avro.MapEntry` records; Decimal is `bytes` with the `decimal` logical
@@ -18,207 +19,23 @@
 //! Values are converted under the direction of the Avro schema, so a Connect value can be
 //! written with any Avro schema whose fields it has (as `use.latest.version` needs).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use apache_avro::Schema as Avro;
 use apache_avro::schema::UnionSchema;
 use apache_avro::types::Value as AvroValue;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Map, Value as Json};
 use sluice_sdk::data::logical;
 use sluice_sdk::{Schema, SchemaRef, SchemaType, Struct, Value};
 
-pub const DEFAULT_RECORD: &str = "io.confluent.connect.avro.ConnectDefault";
-const MAP_ENTRY: &str = "io.confluent.connect.avro.MapEntry";
+pub use sluice_codecs::avro::{DEFAULT_RECORD, to_avro_schema};
+use sluice_codecs::avro::{MAP_ENTRY, split_name};
 const UNION: &str = "io.confluent.connect.avro.Union";
 const ENUM: &str = "io.confluent.connect.avro.Enum";
-const PRECISION: &str = "connect.decimal.precision";
+use sluice_codecs::avro::PRECISION;
 
 type Result<T> = std::result::Result<T, String>;
-
-// ---------------------------------------------------------------------------------------------
-// Connect schema → Avro schema
-// ---------------------------------------------------------------------------------------------
-
-/// The Avro schema (JSON) for a Connect schema.
-pub fn to_avro_schema(schema: &Schema) -> Json {
-    let mut defined = HashSet::new();
-    with_optional(schema, &mut defined, false)
-}
-
-fn with_optional(schema: &Schema, defined: &mut HashSet<String>, default_first: bool) -> Json {
-    let inner = non_optional(schema, defined);
-    if !schema.optional {
-        return inner;
-    }
-    if default_first { json!([inner, "null"]) } else { json!(["null", inner]) }
-}
-
-fn meta(mut obj: Map<String, Json>, schema: &Schema, record: bool) -> Json {
-    if let Some(v) = schema.version {
-        obj.insert("connect.version".into(), json!(v));
-    }
-    if let Some(d) = &schema.doc {
-        obj.insert("connect.doc".into(), json!(d));
-        if record {
-            obj.insert("doc".into(), json!(d));
-        }
-    }
-    if !schema.parameters.is_empty() {
-        obj.insert("connect.parameters".into(), json!(schema.parameters));
-    }
-    if let Some(n) = &schema.name {
-        obj.insert("connect.name".into(), json!(n));
-    }
-    Json::Object(obj)
-}
-
-fn primitive(avro_type: &str, connect_type: Option<&str>, schema: &Schema) -> Json {
-    if connect_type.is_none() && schema.name.is_none() && schema.version.is_none() && schema.doc.is_none() && schema.parameters.is_empty() {
-        return json!(avro_type);
-    }
-    let mut obj = Map::new();
-    obj.insert("type".into(), json!(avro_type));
-    if let Some(t) = connect_type {
-        obj.insert("connect.type".into(), json!(t));
-    }
-    meta(obj, schema, false)
-}
-
-fn logical_type(avro_type: &str, logical: &str, schema: &Schema) -> Json {
-    let mut obj = Map::new();
-    obj.insert("type".into(), json!(avro_type));
-    if let Some(scale) = logical::decimal_scale(schema) {
-        let precision = schema.parameters.get(PRECISION).and_then(|p| p.parse::<u32>().ok()).unwrap_or(64);
-        obj.insert("scale".into(), json!(scale));
-        obj.insert("precision".into(), json!(precision));
-    }
-    let mut v = meta(obj, schema, false);
-    v["logicalType"] = json!(logical);
-    v
-}
-
-fn split_name(full: &str) -> (Option<&str>, &str) {
-    match full.rsplit_once('.') {
-        Some((ns, n)) => (Some(ns), n),
-        None => (None, full),
-    }
-}
-
-fn non_optional(schema: &Schema, defined: &mut HashSet<String>) -> Json {
-    match (schema.schema_type, schema.name.as_deref()) {
-        (SchemaType::Bytes, Some(logical::DECIMAL)) => logical_type("bytes", "decimal", schema),
-        (SchemaType::Int32, Some(logical::DATE)) => logical_type("int", "date", schema),
-        (SchemaType::Int32, Some(logical::TIME)) => logical_type("int", "time-millis", schema),
-        (SchemaType::Int64, Some(logical::TIMESTAMP)) => logical_type("long", "timestamp-millis", schema),
-        (SchemaType::Int8, _) => primitive("int", Some("int8"), schema),
-        (SchemaType::Int16, _) => primitive("int", Some("int16"), schema),
-        (SchemaType::Int32, _) => primitive("int", None, schema),
-        (SchemaType::Int64, _) => primitive("long", None, schema),
-        (SchemaType::Float32, _) => primitive("float", None, schema),
-        (SchemaType::Float64, _) => primitive("double", None, schema),
-        (SchemaType::Boolean, _) => primitive("boolean", None, schema),
-        (SchemaType::String, _) => primitive("string", None, schema),
-        (SchemaType::Bytes, _) => primitive("bytes", None, schema),
-        (SchemaType::Array, _) => {
-            let items = schema.value_schema.as_deref().map(|s| with_optional(s, defined, false)).unwrap_or(json!("null"));
-            let mut obj = Map::new();
-            obj.insert("type".into(), json!("array"));
-            obj.insert("items".into(), items);
-            meta(obj, schema, false)
-        }
-        (SchemaType::Map, _) => {
-            let key = schema.key_schema.as_deref();
-            let value = schema.value_schema.as_deref().map(|s| with_optional(s, defined, false)).unwrap_or(json!("null"));
-            let mut obj = Map::new();
-            if key.is_some_and(|k| k.schema_type == SchemaType::String && !k.optional) {
-                obj.insert("type".into(), json!("map"));
-                obj.insert("values".into(), value);
-            } else {
-                let key = key.map(|s| with_optional(s, defined, false)).unwrap_or(json!("null"));
-                let entry = if defined.insert(MAP_ENTRY.to_string()) {
-                    json!({"type": "record", "name": "MapEntry", "namespace": "io.confluent.connect.avro",
-                           "fields": [{"name": "key", "type": key}, {"name": "value", "type": value}]})
-                } else {
-                    json!(MAP_ENTRY)
-                };
-                obj.insert("type".into(), json!("array"));
-                obj.insert("items".into(), entry);
-            }
-            meta(obj, schema, false)
-        }
-        (SchemaType::Struct, name) => {
-            let full = name.unwrap_or(DEFAULT_RECORD);
-            if !defined.insert(full.to_string()) {
-                return json!(full);
-            }
-            let (namespace, short) = split_name(full);
-            let fields: Vec<Json> = schema
-                .fields
-                .iter()
-                .map(|f| {
-                    let has_default = f.schema.default_value.as_ref().is_some_and(|d| !d.is_null());
-                    let mut field = json!({"name": f.name, "type": with_optional(&f.schema, defined, has_default)});
-                    if has_default {
-                        if let Some(d) = &f.schema.default_value {
-                            field["default"] = default_json(&f.schema, d);
-                        }
-                    } else if f.schema.optional {
-                        field["default"] = Json::Null;
-                    }
-                    field
-                })
-                .collect();
-            let mut obj = Map::new();
-            obj.insert("type".into(), json!("record"));
-            obj.insert("name".into(), json!(short));
-            if let Some(ns) = namespace {
-                obj.insert("namespace".into(), json!(ns));
-            }
-            obj.insert("fields".into(), Json::Array(fields));
-            let mut v = meta(obj, schema, true);
-            if name.is_none()
-                && let Some(o) = v.as_object_mut()
-            {
-                o.remove("connect.name");
-            }
-            v
-        }
-    }
-}
-
-/// A Connect default value as an Avro default (JSON).
-fn default_json(schema: &Schema, value: &Value) -> Json {
-    match value {
-        Value::Null => Json::Null,
-        Value::Int8(v) => json!(v),
-        Value::Int16(v) => json!(v),
-        Value::Int32(v) => json!(v),
-        Value::Int64(v) => json!(v),
-        Value::Float32(v) => json!(v),
-        Value::Float64(v) => json!(v),
-        Value::Boolean(v) => json!(v),
-        Value::String(s) => json!(s),
-        // Avro writes bytes defaults as ISO-8859-1 strings.
-        Value::Bytes(b) => json!(b.iter().map(|&c| c as char).collect::<String>()),
-        Value::Array(items) => {
-            Json::Array(items.iter().map(|i| schema.value_schema.as_deref().map(|s| default_json(s, i)).unwrap_or(Json::Null)).collect())
-        }
-        Value::Map(entries) => Json::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), schema.value_schema.as_deref().map(|s| default_json(s, v)).unwrap_or(Json::Null)))
-                .collect(),
-        ),
-        Value::Struct(s) => Json::Object(
-            schema
-                .fields
-                .iter()
-                .map(|f| (f.name.clone(), default_json(&f.schema, s.get(&f.name).unwrap_or(&Value::Null))))
-                .collect(),
-        ),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Avro schema → Connect schema
@@ -654,6 +471,7 @@ fn union_to_connect(schema: &Schema, inner: AvroValue) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn order_schema() -> SchemaRef {
         Schema::struct_builder()

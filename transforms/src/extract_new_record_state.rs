@@ -14,8 +14,10 @@
 
 use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Struct, Validator, Value};
 
+use sluice_codecs::debezium::{self, field as get};
+
 use crate::Smt;
-use crate::util::{SchemaCache, copy_struct_basics, map_get, push_field};
+use crate::util::{SchemaCache, copy_struct_basics, push_field};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum DeleteMode {
@@ -64,15 +66,6 @@ fn field_refs(items: &[String], prefix: &str) -> Vec<FieldRef> {
         .collect()
 }
 
-/// A field of a struct or a schemaless map.
-fn get<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    match v {
-        Value::Struct(s) => s.get(name),
-        Value::Map(m) => map_get(m, name),
-        _ => None,
-    }
-}
-
 fn resolve<'a>(envelope: &'a Value, r: &FieldRef) -> &'a Value {
     let container = match &r.container {
         None => Some(envelope),
@@ -91,10 +84,6 @@ fn resolve_schema(envelope: &Schema, r: &FieldRef) -> SchemaRef {
 }
 
 impl ExtractNewRecordState {
-    fn is_envelope(v: &Value) -> bool {
-        get(v, "op").is_some() || matches!(v, Value::Struct(s) if s.get("after").is_some())
-    }
-
     fn row_schema(&self, envelope: &SchemaRef) -> ConnectResult<SchemaRef> {
         self.cache.get_or_build(envelope, || {
             let state = envelope.field_named("after").or_else(|| envelope.field_named("before")).map(|f| f.schema.clone());
@@ -147,7 +136,7 @@ impl Smt for ExtractNewRecordState {
         if envelope.is_null() {
             return Ok(if self.drop_tombstones { None } else { Some(record) });
         }
-        if !Self::is_envelope(&envelope) {
+        if !debezium::has_envelope_fields(&envelope) {
             return Ok(Some(record));
         }
         for h in &self.add_headers {

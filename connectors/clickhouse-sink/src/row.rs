@@ -10,6 +10,7 @@
 
 #[cfg(test)]
 use clickhouse_types::DataTypeNode;
+use sluice_codecs::debezium;
 use sluice_sdk::{Schema, SinkRecord, Struct, Value};
 
 use crate::client::{Column, DefaultKind};
@@ -64,14 +65,6 @@ pub struct Row<'a> {
     pub change: Option<(u64, bool)>,
 }
 
-fn get<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    match v {
-        Value::Struct(s) => s.get(name),
-        Value::Map(m) => m.iter().find(|(k, _)| k.as_str() == Some(name)).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
 fn fields_of<'a>(v: &'a Value, schema: Option<&'a Schema>) -> Option<Fields<'a>> {
     match v {
         Value::Struct(s) => Some(Fields::Struct(s, schema)),
@@ -80,44 +73,18 @@ fn fields_of<'a>(v: &'a Value, schema: Option<&'a Schema>) -> Option<Fields<'a>>
     }
 }
 
-/// Whether a value looks like a Debezium change event: a string `op` and an `after` or a
-/// `before` field (one pass over the fields: this is asked of every record).
-pub fn is_envelope(v: &Value) -> bool {
-    let (mut op, mut state) = (false, false);
-    let mut see = |name: &str, value: &Value| match name {
-        "op" => op = value.as_str().is_some(),
-        "after" | "before" => state = true,
-        _ => {}
-    };
-    match v {
-        Value::Struct(s) => s.fields.iter().for_each(|(n, v)| see(n, v)),
-        Value::Map(m) => m.iter().for_each(|(k, v)| {
-            if let Some(k) = k.as_str() {
-                see(k, v)
-            }
-        }),
-        _ => {}
-    }
-    op && state
-}
-
 /// The row a record writes; `Ok(None)` for records that write nothing (tombstones, truncates).
 pub fn row_of<'a>(r: &'a SinkRecord, unwrap: bool) -> Result<Option<Row<'a>>, String> {
     let schema = r.value_schema.as_deref();
     if r.value.is_null() {
         return Ok(None);
     }
-    if unwrap && is_envelope(&r.value) {
-        let op = get(&r.value, "op").and_then(Value::as_str).unwrap_or_default();
-        let (part, deleted) = match op {
-            "c" | "r" | "u" => ("after", false),
-            "d" => ("before", true),
-            _ => return Ok(None),
-        };
-        let state = get(&r.value, part).ok_or_else(|| format!("change event op={op} without '{part}'"))?;
-        let state_schema = schema.and_then(|s| s.field_named(part)).map(|f| &*f.schema);
-        let fields = fields_of(state, state_schema).ok_or_else(|| format!("change event op={op} has a null or non-struct '{part}'"))?;
-        let version = get(&r.value, "source").and_then(|s| get(s, "lsn")).and_then(Value::as_i64).unwrap_or(r.kafka_offset);
+    if unwrap && debezium::is_change_event(&r.value) {
+        let (op, state) = debezium::op_state(&r.value);
+        let Some(debezium::OpState { part, deleted }) = state else { return Ok(None) };
+        let state = debezium::field(&r.value, part).ok_or_else(|| format!("change event op={op} without '{part}'"))?;
+        let fields = fields_of(state, debezium::state_schema(schema, part)).ok_or_else(|| format!("change event op={op} has a null or non-struct '{part}'"))?;
+        let version = debezium::source_lsn(&r.value).unwrap_or(r.kafka_offset);
         return Ok(Some(Row { fields, change: Some((version.max(0) as u64, deleted)) }));
     }
     match fields_of(&r.value, schema) {
@@ -272,10 +239,10 @@ mod tests {
     #[test]
     fn maps_in_any_key_order_and_envelopes_are_recognised() {
         let map = |pairs: &[(&str, Value)]| Value::Map(pairs.iter().map(|(k, v)| (Value::from(*k), v.clone())).collect());
-        assert!(is_envelope(&map(&[("after", Value::Null), ("op", "c".into())])));
-        assert!(!is_envelope(&map(&[("op", "c".into())])), "no before or after");
-        assert!(!is_envelope(&map(&[("op", Value::Int32(1)), ("before", Value::Null)])), "op is not a string");
-        assert!(!is_envelope(&Value::Struct(Struct::new().put("after", 1i64))));
+        assert!(debezium::is_change_event(&map(&[("after", Value::Null), ("op", "c".into())])));
+        assert!(!debezium::is_change_event(&map(&[("op", "c".into())])), "no before or after");
+        assert!(!debezium::is_change_event(&map(&[("op", Value::Int32(1)), ("before", Value::Null)])), "op is not a string");
+        assert!(!debezium::is_change_event(&Value::Struct(Struct::new().put("after", 1i64))));
         // Rows whose keys come in another order than the first one's still find each column.
         let table = vec![col("id", "Int64"), col("n", "String")];
         let a = record(map(&[("id", Value::Int64(1)), ("n", "x".into())]), None, 0);

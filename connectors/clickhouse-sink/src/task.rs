@@ -545,7 +545,7 @@ impl Running {
     fn create_sql(&self, table: &str, records: &[SinkRecord]) -> Option<String> {
         let rec = records.iter().find(|r| r.value_schema.is_some() && !r.value.is_null())?;
         let schema = rec.value_schema.as_deref()?;
-        let is_change = self.cfg.unwrap && crate::row::is_envelope(&rec.value);
+        let is_change = self.cfg.unwrap && sluice_codecs::debezium::is_change_event(&rec.value);
         let row_schema: &Schema = if is_change { &schema.field_named("after").or(schema.field_named("before"))?.schema } else { schema };
         let keys: Vec<String> = match (&rec.key, rec.key_schema.as_deref()) {
             (Value::Struct(_), Some(ks)) => ks.fields.iter().map(|f| f.name.clone()).filter(|k| row_schema.field_named(k).is_some()).collect(),

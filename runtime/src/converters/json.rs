@@ -6,18 +6,17 @@
 //! other numbers Float64). Bytes and Decimals are base64 (`decimal.format=BASE64`, the
 //! default) or, for Decimals, plain numbers (`NUMERIC`). Logical Date/Time/Timestamp values are
 //! their integer encodings, as Connect writes them.
+//!
+//! The JSON forms themselves (schema JSON, the value writer, the tree and fast read paths) are
+//! `sluice_codecs::connect_json`'s; this module holds the converter: its config, the
+//! envelope, the schema caches and Connect's envelope errors.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::{Map, Value as Json};
-use sluice_sdk::data::logical;
-use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, SchemaType,
-    Struct, Validator, Value,
-};
+use serde_json::Value as Json;
+use sluice_codecs::connect_json::{JsonValueOptions, fast_read, json_to_schema, json_to_schemaless, json_to_value, schema_to_json, write_value};
+use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, Validator, Value};
 
 /// Schemas whose JSON form is cached, keyed by the schema's address (the cache holds the Arc,
 /// so an address is never reused while cached).
@@ -125,12 +124,12 @@ impl Converter for JsonConverter {
         // The fast path reads straight into Connect data; whatever it cannot read (errors
         // included) goes the tree-based way below, which gives Connect's messages.
         if !self.schemas_enable {
-            if let Some(v) = super::json_read::read_schemaless(bytes) {
+            if let Some(v) = fast_read::read_schemaless(bytes) {
                 return Ok((None, v));
             }
-        } else if let Some(out) = super::json_read::read_envelope_known(bytes, &|rest| self.known_schema(rest)) {
+        } else if let Some(out) = fast_read::read_envelope_known(bytes, &|rest| self.known_schema(rest)) {
             return Ok(out);
-        } else if let Some(out) = super::json_read::read_envelope(bytes, &|text| self.read_schema(text)) {
+        } else if let Some(out) = fast_read::read_envelope(bytes, &|text| self.read_schema(text)) {
             return Ok(out);
         }
         self.to_connect_via_tree(bytes)
@@ -217,362 +216,15 @@ impl JsonConverter {
     }
 
     fn write_value(&self, out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) -> ConnectResult<()> {
-        if value.is_null() {
-            if let Some(s) = schema {
-                if let (true, Some(d)) = (self.replace_null_with_default, &s.default_value) {
-                    return self.write_value(out, Some(s), d);
-                }
-                if !s.optional {
-                    return Err(data_err(format!("Conversion error: null value for field that is required and has no default value ({})", s.schema_type.connect_name())));
-                }
-            }
-            out.extend_from_slice(b"null");
-            return Ok(());
-        }
-        if let Some(s) = schema {
-            s.validate_value_shallow(value)?;
-        }
-        match value {
-            Value::Null => out.extend_from_slice(b"null"),
-            Value::Int8(v) => write_display(out, v),
-            Value::Int16(v) => write_display(out, v),
-            Value::Int32(v) => write_display(out, v),
-            Value::Int64(v) => write_display(out, v),
-            Value::Float32(v) => write_float(out, *v as f64),
-            Value::Float64(v) => write_float(out, *v),
-            Value::Boolean(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
-            Value::String(s) => write_str(out, s),
-            Value::Bytes(b) => match schema.and_then(logical::decimal_scale) {
-                Some(scale) if self.decimal_numeric => {
-                    let unscaled = logical::decode_unscaled(b).ok_or_else(|| data_err("Decimal value does not fit in 128 bits"))?;
-                    out.extend_from_slice(logical::decimal_to_string(unscaled, scale).as_bytes());
-                }
-                _ => write_str(out, &B64.encode(b)),
-            },
-            Value::Array(items) => {
-                let item_schema = schema.and_then(|s| s.value_schema.as_deref());
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    self.write_value(out, item_schema, item)?;
-                }
-                out.push(b']');
-            }
-            Value::Map(entries) => {
-                let key_schema = schema.and_then(|s| s.key_schema.as_deref());
-                let value_schema = schema.and_then(|s| s.value_schema.as_deref());
-                let object_mode = match key_schema {
-                    Some(ks) => ks.schema_type == SchemaType::String,
-                    None => entries.iter().all(|(k, _)| matches!(k, Value::String(_))),
-                };
-                if object_mode {
-                    out.push(b'{');
-                    for (i, (k, v)) in entries.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        write_str(out, k.as_str().unwrap_or_default());
-                        out.push(b':');
-                        self.write_value(out, value_schema, v)?;
-                    }
-                    out.push(b'}');
-                } else {
-                    out.push(b'[');
-                    for (i, (k, v)) in entries.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        out.push(b'[');
-                        self.write_value(out, key_schema, k)?;
-                        out.push(b',');
-                        self.write_value(out, value_schema, v)?;
-                        out.push(b']');
-                    }
-                    out.push(b']');
-                }
-            }
-            Value::Struct(st) => {
-                out.push(b'{');
-                match schema {
-                    Some(s) => {
-                        for (i, field) in s.fields.iter().enumerate() {
-                            if i > 0 {
-                                out.push(b',');
-                            }
-                            write_str(out, &field.name);
-                            out.push(b':');
-                            let v = st.get_at(i, &field.name).unwrap_or(&Value::Null);
-                            self.write_value(out, Some(&field.schema), v)
-                                .map_err(|e| data_err(format!("field '{}': {e}", field.name)))?;
-                        }
-                    }
-                    None => {
-                        for (i, (name, v)) in st.fields.iter().enumerate() {
-                            if i > 0 {
-                                out.push(b',');
-                            }
-                            write_str(out, name);
-                            out.push(b':');
-                            self.write_value(out, None, v)?;
-                        }
-                    }
-                }
-                out.push(b'}');
-            }
-        }
-        Ok(())
-    }
-}
-
-trait ShallowCheck {
-    fn validate_value_shallow(&self, value: &Value) -> ConnectResult<()>;
-}
-
-impl ShallowCheck for Schema {
-    /// Type check of this level only; nested levels are checked as they are written.
-    fn validate_value_shallow(&self, value: &Value) -> ConnectResult<()> {
-        let ok = matches!(
-            (self.schema_type, value),
-            (SchemaType::Int8, Value::Int8(_))
-                | (SchemaType::Int16, Value::Int16(_))
-                | (SchemaType::Int32, Value::Int32(_))
-                | (SchemaType::Int64, Value::Int64(_))
-                | (SchemaType::Float32, Value::Float32(_))
-                | (SchemaType::Float64, Value::Float64(_))
-                | (SchemaType::Boolean, Value::Boolean(_))
-                | (SchemaType::String, Value::String(_))
-                | (SchemaType::Bytes, Value::Bytes(_))
-                | (SchemaType::Array, Value::Array(_))
-                | (SchemaType::Map, Value::Map(_))
-                | (SchemaType::Struct, Value::Struct(_))
-        );
-        if ok {
-            Ok(())
-        } else {
-            Err(data_err(format!("Invalid type for {}: {}", self.schema_type.connect_name(), value.type_name())))
-        }
-    }
-}
-
-fn write_display(out: &mut Vec<u8>, v: impl std::fmt::Display) {
-    use std::io::Write;
-    let _ = write!(out, "{v}");
-}
-
-fn write_float(out: &mut Vec<u8>, v: f64) {
-    if v.is_finite() {
-        // serde_json prints the shortest representation that reads back the same.
-        let _ = serde_json::to_writer(&mut *out, &v);
-    } else {
-        write_str(out, &v.to_string());
-    }
-}
-
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    let _ = serde_json::to_writer(&mut *out, s);
-}
-
-/// Connect's JSON schema format for `schema`.
-pub fn schema_to_json(schema: &Schema) -> ConnectResult<Json> {
-    let mut m = Map::new();
-    m.insert("type".into(), Json::from(schema.schema_type.connect_name()));
-    match schema.schema_type {
-        SchemaType::Array => {
-            let items = schema.value_schema.as_ref().ok_or_else(|| data_err("array schema without items"))?;
-            m.insert("items".into(), schema_to_json(items)?);
-        }
-        SchemaType::Map => {
-            let keys = schema.key_schema.as_ref().ok_or_else(|| data_err("map schema without keys"))?;
-            let values = schema.value_schema.as_ref().ok_or_else(|| data_err("map schema without values"))?;
-            m.insert("keys".into(), schema_to_json(keys)?);
-            m.insert("values".into(), schema_to_json(values)?);
-        }
-        SchemaType::Struct => {
-            let mut fields = Vec::with_capacity(schema.fields.len());
-            for f in &schema.fields {
-                let mut fj = schema_to_json(&f.schema)?;
-                if let Json::Object(o) = &mut fj {
-                    o.insert("field".into(), Json::from(f.name.clone()));
-                }
-                fields.push(fj);
-            }
-            m.insert("fields".into(), Json::Array(fields));
-        }
-        _ => {}
-    }
-    m.insert("optional".into(), Json::Bool(schema.optional));
-    if let Some(n) = &schema.name {
-        m.insert("name".into(), Json::from(n.clone()));
-    }
-    if let Some(v) = schema.version {
-        m.insert("version".into(), Json::from(v));
-    }
-    if let Some(d) = &schema.doc {
-        m.insert("doc".into(), Json::from(d.clone()));
-    }
-    if !schema.parameters.is_empty() {
-        let p: Map<String, Json> = schema.parameters.iter().map(|(k, v)| (k.clone(), Json::from(v.clone()))).collect();
-        m.insert("parameters".into(), Json::Object(p));
-    }
-    if let Some(d) = &schema.default_value {
-        let conv = JsonConverter::schemaless();
-        let mut buf = Vec::new();
-        conv.write_value(&mut buf, Some(&Schema { default_value: None, ..schema.clone() }), d)?;
-        m.insert("default".into(), serde_json::from_slice(&buf).map_err(data_err)?);
-    }
-    Ok(Json::Object(m))
-}
-
-/// Parses Connect's JSON schema format.
-pub fn json_to_schema(j: &Json) -> ConnectResult<Schema> {
-    let Json::Object(o) = j else { return Err(data_err(format!("Schema must be a JSON object, got {j}"))) };
-    let type_name = o.get("type").and_then(Json::as_str).ok_or_else(|| data_err("Schema must contain 'type' field"))?;
-    let ty = SchemaType::from_connect_name(type_name).ok_or_else(|| data_err(format!("Unknown schema type: {type_name}")))?;
-    let mut s = Schema::of(ty);
-    match ty {
-        SchemaType::Array => {
-            let items = o.get("items").ok_or_else(|| data_err("Array schema did not specify the items type"))?;
-            s.value_schema = Some(Arc::new(json_to_schema(items)?));
-        }
-        SchemaType::Map => {
-            let keys = o.get("keys").ok_or_else(|| data_err("Map schema did not specify the key type"))?;
-            let values = o.get("values").ok_or_else(|| data_err("Map schema did not specify the value type"))?;
-            s.key_schema = Some(Arc::new(json_to_schema(keys)?));
-            s.value_schema = Some(Arc::new(json_to_schema(values)?));
-        }
-        SchemaType::Struct => {
-            let fields = o.get("fields").and_then(Json::as_array).ok_or_else(|| data_err("Struct schema's \"fields\" argument is not an array."))?;
-            for f in fields {
-                let name = f.get("field").and_then(Json::as_str).ok_or_else(|| data_err("Struct schema's field name not specified properly"))?;
-                s = s.field(name, json_to_schema(f)?);
-            }
-        }
-        _ => {}
-    }
-    s.optional = o.get("optional").and_then(Json::as_bool).unwrap_or(false);
-    s.name = o.get("name").and_then(Json::as_str).map(str::to_string);
-    s.version = o.get("version").and_then(Json::as_i64).map(|v| v as i32);
-    s.doc = o.get("doc").and_then(Json::as_str).map(str::to_string);
-    if let Some(Json::Object(p)) = o.get("parameters") {
-        for (k, v) in p {
-            s.parameters.insert(k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
-        }
-    }
-    if let Some(d) = o.get("default")
-        && !d.is_null()
-    {
-        s.default_value = Some(json_to_value(&s, d)?);
-    }
-    Ok(s)
-}
-
-/// Reads a payload against its schema.
-pub fn json_to_value(schema: &Schema, j: &Json) -> ConnectResult<Value> {
-    if j.is_null() {
-        if let Some(d) = &schema.default_value {
-            return Ok(d.clone());
-        }
-        if schema.optional {
-            return Ok(Value::Null);
-        }
-        return Err(data_err(format!("Invalid null value for required {} field", schema.schema_type.connect_name())));
-    }
-    let mismatch = || data_err(format!("Invalid value for {} schema: {j}", schema.schema_type.connect_name()));
-    let int = |min: i64, max: i64| -> ConnectResult<i64> { j.as_i64().filter(|v| (min..=max).contains(v)).ok_or_else(mismatch) };
-    Ok(match schema.schema_type {
-        SchemaType::Int8 => Value::Int8(int(i8::MIN.into(), i8::MAX.into())? as i8),
-        SchemaType::Int16 => Value::Int16(int(i16::MIN.into(), i16::MAX.into())? as i16),
-        SchemaType::Int32 => Value::Int32(int(i32::MIN.into(), i32::MAX.into())? as i32),
-        SchemaType::Int64 => Value::Int64(j.as_i64().ok_or_else(mismatch)?),
-        SchemaType::Float32 => Value::Float32(json_float(j).ok_or_else(mismatch)? as f32),
-        SchemaType::Float64 => Value::Float64(json_float(j).ok_or_else(mismatch)?),
-        SchemaType::Boolean => Value::Boolean(j.as_bool().ok_or_else(mismatch)?),
-        SchemaType::String => Value::String(j.as_str().ok_or_else(mismatch)?.to_string()),
-        SchemaType::Bytes => match j {
-            Json::String(s) => Value::Bytes(B64.decode(s).map_err(|e| data_err(format!("Invalid base64 bytes: {e}")))?),
-            Json::Number(n) => {
-                let scale = logical::decimal_scale(schema).ok_or_else(mismatch)?;
-                Value::Bytes(logical::encode_unscaled(numeric_to_unscaled(&n.to_string(), scale).ok_or_else(mismatch)?))
-            }
-            _ => return Err(mismatch()),
-        },
-        SchemaType::Array => {
-            let items = schema.value_schema.as_deref().ok_or_else(mismatch)?;
-            Value::Array(j.as_array().ok_or_else(mismatch)?.iter().map(|v| json_to_value(items, v)).collect::<ConnectResult<_>>()?)
-        }
-        SchemaType::Map => {
-            let ks = schema.key_schema.as_deref().ok_or_else(mismatch)?;
-            let vs = schema.value_schema.as_deref().ok_or_else(mismatch)?;
-            let mut entries = Vec::new();
-            match j {
-                Json::Object(o) if ks.schema_type == SchemaType::String => {
-                    for (k, v) in o {
-                        entries.push((Value::String(k.clone()), json_to_value(vs, v)?));
-                    }
-                }
-                Json::Array(pairs) => {
-                    for p in pairs {
-                        match p.as_array().map(Vec::as_slice) {
-                            Some([k, v]) => entries.push((json_to_value(ks, k)?, json_to_value(vs, v)?)),
-                            _ => return Err(data_err("Found invalid map entry instead of array tuple")),
-                        }
-                    }
-                }
-                _ => return Err(mismatch()),
-            }
-            Value::Map(entries)
-        }
-        SchemaType::Struct => {
-            let o = j.as_object().ok_or_else(mismatch)?;
-            let mut st = Struct::with_capacity(schema.fields.len());
-            for f in &schema.fields {
-                let v = json_to_value(&f.schema, o.get(&f.name).unwrap_or(&Json::Null))
-                    .map_err(|e| data_err(format!("field '{}': {e}", f.name)))?;
-                st.fields.push((f.name.clone(), v));
-            }
-            Value::Struct(st)
-        }
-    })
-}
-
-fn json_float(j: &Json) -> Option<f64> {
-    match j {
-        Json::Number(n) => n.as_f64(),
-        Json::String(s) => s.parse().ok(), // "NaN", "Infinity"
-        _ => None,
-    }
-}
-
-/// "123.45" at scale 2 → 12345 (digits beyond the scale are an error, not rounded).
-pub(super) fn numeric_to_unscaled(text: &str, scale: i32) -> Option<i128> {
-    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    if text.contains(['e', 'E']) || frac.len() > scale.max(0) as usize {
-        return None;
-    }
-    let padded = format!("{int}{frac}{}", "0".repeat(scale.max(0) as usize - frac.len()));
-    padded.parse().ok()
-}
-
-/// Schemaless JSON → Connect values, as Connect's JsonConverter reads it.
-pub fn json_to_schemaless(j: &Json) -> Value {
-    match j {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Boolean(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int64(i),
-            None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Json::String(s) => Value::String(s.clone()),
-        Json::Array(a) => Value::Array(a.iter().map(json_to_schemaless).collect()),
-        Json::Object(o) => Value::Map(o.iter().map(|(k, v)| (Value::String(k.clone()), json_to_schemaless(v))).collect()),
+        write_value(out, schema, value, &JsonValueOptions::converter(self.decimal_numeric, self.replace_null_with_default))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_sdk::Struct;
+    use sluice_sdk::data::logical;
 
     fn conv(schemas: bool) -> JsonConverter {
         let mut c = JsonConverter::default();
@@ -645,8 +297,8 @@ mod tests {
             for env in [format!(r#"{{"schema":{schema},"payload":{p}}}"#), format!(r#"{{"payload":{p},"schema":{schema}}}"#), format!(r#"{{"schema":null,"payload":{p}}}"#)] {
                 let b = env.as_bytes();
                 assert_eq!(show(c.to_connect("t", Some(b))), show(c.to_connect_via_tree(b)), "{env}");
-                let fast = super::super::json_read::read_envelope(b, &|t| c.read_schema(t)).is_some();
-                let known = super::super::json_read::read_envelope_known(b, &|r| c.known_schema(r)).is_some();
+                let fast = super::fast_read::read_envelope(b, &|t| c.read_schema(t)).is_some();
+                let known = super::fast_read::read_envelope_known(b, &|r| c.known_schema(r)).is_some();
                 if env.starts_with(r#"{"schema":{"#) {
                     assert_eq!(known, fast, "a known schema text reads as the fast path does: {env}");
                 }

@@ -2,9 +2,9 @@
 //! and ByteArrayConverter, and header values (SimpleHeaderConverter's rules).
 
 mod json;
-mod json_read;
 
-pub use json::{JsonConverter, json_to_schema, json_to_schemaless, json_to_value, schema_to_json};
+pub use json::JsonConverter;
+pub use sluice_codecs::connect_json::{json_to_schema, json_to_schemaless, json_to_value, schema_to_json};
 
 use std::sync::LazyLock;
 

@@ -1,18 +1,20 @@
 //! `AvroFormat`: an Avro object container file (spec 1.11, codec `null`).
 //!
-//! The Connect schema becomes an Avro schema as Confluent's `AvroData` maps it: optional →
-//! `["null", T]` with default null; INT8/INT16 → `int` (with `connect.type`); Decimal →
+//! The Connect schema becomes an Avro schema as Confluent's `AvroData` maps it, by
+//! `sluice_codecs::avro::to_avro_schema` (the mapping the AvroConverter registers, with the
+//! `connect.*` metadata and field defaults): optional → `["null", T]` (`[T, "null"]` for a field
+//! with a non-null default); INT8/INT16 → `int` (with `connect.type`); Decimal →
 //! `bytes`/`decimal` (precision from `connect.decimal.precision`, else 64); Date → `int`/`date`;
 //! Time → `int`/`time-millis`; Timestamp → `long`/`timestamp-millis`; maps with string keys →
-//! `map`, other maps → an array of `{key, value}` records; unnamed structs → `ConnectDefaultN`.
+//! `map`, other maps → an array of `MapEntry` `{key, value}` records; unnamed structs →
+//! `io.confluent.connect.avro.ConnectDefault`, then `ConnectDefault2`, `ConnectDefault3`, ....
 //! The datum encoder writes straight from Connect values (no intermediate Avro values), so map
 //! entries keep their order; the sync marker is derived from the object key. Both make the file
 //! a function of its records alone. The schema is checked by `apache-avro` once per file.
 
 use std::hash::{Hash, Hasher};
 
-use serde_json::{Value as Json, json};
-use sluice_sdk::data::logical;
+use sluice_codecs::avro::to_avro_schema;
 use sluice_sdk::{ConnectError, ConnectResult, Schema, SchemaRef, SchemaType, SinkRecord, Value};
 
 use super::RecordWriter;
@@ -29,9 +31,7 @@ pub struct AvroWriter {
 
 impl AvroWriter {
     pub fn new(schema: &SchemaRef, key: &str) -> ConnectResult<AvroWriter> {
-        let mut names = 0;
-        let avro_json = avro_schema(schema, &mut names);
-        let text = avro_json.to_string();
+        let text = to_avro_schema(schema).to_string();
         apache_avro::Schema::parse_str(&text).map_err(|e| ConnectError::data(format!("cannot map the Connect schema to Avro: {e}")))?;
         let marker = sync_marker(key);
         let mut out = Vec::with_capacity(BLOCK_BYTES);
@@ -62,7 +62,7 @@ impl AvroWriter {
 impl RecordWriter for AvroWriter {
     fn write(&mut self, record: &SinkRecord) -> ConnectResult<()> {
         let mark = self.block.len();
-        if let Err(e) = encode(&self.schema, &record.value, &mut self.block) {
+        if let Err(e) = encode(&self.schema, &record.value, false, &mut self.block) {
             self.block.truncate(mark);
             return Err(e);
         }
@@ -94,73 +94,6 @@ fn sync_marker(key: &str) -> [u8; 16] {
     marker
 }
 
-fn avro_name(s: &str) -> String {
-    let mut out: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' }).collect();
-    if out.chars().next().is_none_or(|c| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
-}
-
-/// The Avro schema (JSON) of a Connect schema.
-pub fn avro_schema(s: &Schema, names: &mut usize) -> Json {
-    let base = match (s.schema_type, s.name.as_deref()) {
-        (SchemaType::Bytes, Some(logical::DECIMAL)) => {
-            let scale: i64 = s.parameters.get(logical::DECIMAL_SCALE).and_then(|v| v.parse().ok()).unwrap_or(0);
-            let precision: i64 = s.parameters.get("connect.decimal.precision").and_then(|v| v.parse().ok()).unwrap_or(64);
-            json!({"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale, "connect.name": logical::DECIMAL})
-        }
-        (SchemaType::Int32, Some(logical::DATE)) => json!({"type": "int", "logicalType": "date", "connect.name": logical::DATE}),
-        (SchemaType::Int32, Some(logical::TIME)) => json!({"type": "int", "logicalType": "time-millis", "connect.name": logical::TIME}),
-        (SchemaType::Int64, Some(logical::TIMESTAMP)) => json!({"type": "long", "logicalType": "timestamp-millis", "connect.name": logical::TIMESTAMP}),
-        (SchemaType::Int8, _) => json!({"type": "int", "connect.type": "int8"}),
-        (SchemaType::Int16, _) => json!({"type": "int", "connect.type": "int16"}),
-        (SchemaType::Int32, _) => json!("int"),
-        (SchemaType::Int64, _) => json!("long"),
-        (SchemaType::Float32, _) => json!("float"),
-        (SchemaType::Float64, _) => json!("double"),
-        (SchemaType::Boolean, _) => json!("boolean"),
-        (SchemaType::String, _) => json!("string"),
-        (SchemaType::Bytes, _) => json!("bytes"),
-        (SchemaType::Array, _) => json!({"type": "array", "items": s.value_schema.as_deref().map(|v| avro_schema(v, names)).unwrap_or(json!("null"))}),
-        (SchemaType::Map, _) => {
-            let values = s.value_schema.as_deref().map(|v| avro_schema(v, names)).unwrap_or(json!("null"));
-            match s.key_schema.as_deref() {
-                Some(k) if k.schema_type == SchemaType::String && !k.optional => json!({"type": "map", "values": values}),
-                k => {
-                    *names += 1;
-                    let key = k.map(|k| avro_schema(k, names)).unwrap_or(json!("null"));
-                    json!({"type": "array", "items": {"type": "record", "name": format!("MapEntry{}", names), "namespace": "io.confluent.connect.avro",
-                        "fields": [{"name": "key", "type": key}, {"name": "value", "type": values}]}})
-                }
-            }
-        }
-        (SchemaType::Struct, name) => {
-            let name = match name {
-                Some(n) => avro_name(n),
-                None => {
-                    *names += 1;
-                    format!("io.confluent.connect.avro.ConnectDefault{names}")
-                }
-            };
-            let fields: Vec<Json> = s
-                .fields
-                .iter()
-                .map(|f| {
-                    let t = avro_schema(&f.schema, names);
-                    if f.schema.optional { json!({"name": avro_name(&f.name), "type": t, "default": null}) } else { json!({"name": avro_name(&f.name), "type": t}) }
-                })
-                .collect();
-            let mut rec = json!({"type": "record", "name": name, "fields": fields});
-            if let Some(doc) = &s.doc {
-                rec["doc"] = json!(doc);
-            }
-            rec
-        }
-    };
-    if s.optional { json!(["null", base]) } else { base }
-}
-
 fn write_long(out: &mut Vec<u8>, v: i64) {
     let mut z = ((v << 1) ^ (v >> 63)) as u64;
     while z >= 0x80 {
@@ -179,18 +112,21 @@ fn mismatch(s: &Schema, v: &Value) -> ConnectError {
     ConnectError::data(format!("value of type {} does not match schema type {}", v.type_name(), s.schema_type.connect_name()))
 }
 
-/// Avro binary encoding of `v` under the Avro schema [`avro_schema`] makes of `s`.
-fn encode(s: &Schema, v: &Value, out: &mut Vec<u8>) -> ConnectResult<()> {
+/// Avro binary encoding of `v` under the Avro schema [`to_avro_schema`] makes of `s`; `field`:
+/// `s` is a record field's, whose union puts `"null"` last when it has a non-null default.
+fn encode(s: &Schema, v: &Value, field: bool, out: &mut Vec<u8>) -> ConnectResult<()> {
     let v = match (v, &s.default_value) {
         (Value::Null, Some(d)) if !s.optional => d,
         _ => v,
     };
     if s.optional {
+        let null_last = field && s.default_value.as_ref().is_some_and(|d| !d.is_null());
+        let (null_branch, value_branch) = if null_last { (1, 0) } else { (0, 1) };
         if v.is_null() {
-            write_long(out, 0);
+            write_long(out, null_branch);
             return Ok(());
         }
-        write_long(out, 1);
+        write_long(out, value_branch);
     }
     match (s.schema_type, v) {
         (SchemaType::Int8, Value::Int8(x)) => write_long(out, *x as i64),
@@ -207,7 +143,7 @@ fn encode(s: &Schema, v: &Value, out: &mut Vec<u8>) -> ConnectResult<()> {
             if !items.is_empty() {
                 write_long(out, items.len() as i64);
                 for it in items {
-                    encode(item, it, out)?;
+                    encode(item, it, false, out)?;
                 }
             }
             write_long(out, 0);
@@ -220,15 +156,15 @@ fn encode(s: &Schema, v: &Value, out: &mut Vec<u8>) -> ConnectResult<()> {
             if !entries.is_empty() {
                 write_long(out, entries.len() as i64);
                 for (k, val) in entries {
-                    encode(ks, k, out)?;
-                    encode(vs, val, out)?;
+                    encode(ks, k, false, out)?;
+                    encode(vs, val, false, out)?;
                 }
             }
             write_long(out, 0);
         }
         (SchemaType::Struct, Value::Struct(st)) => {
             for (i, f) in s.fields.iter().enumerate() {
-                encode(&f.schema, st.get_at(i, &f.name).unwrap_or(&Value::Null), out)
+                encode(&f.schema, st.get_at(i, &f.name).unwrap_or(&Value::Null), true, out)
                     .map_err(|e| ConnectError::data(format!("field '{}': {e}", f.name)))?;
             }
         }
@@ -243,6 +179,7 @@ mod tests {
     use super::*;
     use apache_avro::types::Value as AV;
     use sluice_sdk::Struct;
+    use sluice_sdk::data::logical;
 
     #[test]
     fn container_reads_back_with_apache_avro() {
@@ -272,5 +209,38 @@ mod tests {
         assert_eq!(fields[0], ("id".to_string(), AV::Long(1)));
         assert_eq!(fields[1], ("name".to_string(), AV::Union(0, Box::new(AV::Null))));
         assert_eq!(fields[4], ("at".to_string(), AV::TimestampMillis(1000)));
+    }
+
+    /// Unions follow the mapping's order (a field with a non-null default puts null last),
+    /// unnamed structs are numbered as Confluent does, and the file carries the mapping's schema.
+    #[test]
+    fn unions_and_unnamed_structs_follow_the_mapping() {
+        let inner = Schema::struct_builder().field("x", Schema::int32());
+        let schema = Schema::struct_builder()
+            .field("n", Schema::int32().optional().default_value(Value::Int32(5)))
+            .field("inner", inner.optional())
+            .field("pairs", Schema::map(Schema::int32(), Schema::string()))
+            .build();
+        let mut w = Box::new(AvroWriter::new(&schema, "k").unwrap());
+        let rows = [
+            Struct::new().put("n", Value::Null).put("inner", Value::Struct(Struct::new().put("x", 1))).put("pairs", Value::Map(vec![(Value::Int32(1), Value::from("one"))])),
+            Struct::new().put("n", Value::Int32(7)).put("inner", Value::Null).put("pairs", Value::Map(vec![])),
+        ];
+        for (i, v) in rows.into_iter().enumerate() {
+            w.write(&super::super::test_record(i as i64, Some(schema.clone()), Value::Struct(v))).unwrap();
+        }
+        let bytes = w.finish().unwrap();
+        let reader = apache_avro::Reader::new(&bytes[..]).unwrap();
+        assert_eq!(reader.writer_schema().canonical_form(), apache_avro::Schema::parse(&to_avro_schema(&schema)).unwrap().canonical_form());
+        let rows: Vec<AV> = reader.map(|r| r.unwrap()).collect();
+        let AV::Record(first) = &rows[0] else { panic!("not a record: {:?}", rows[0]) };
+        assert_eq!(first[0], ("n".to_string(), AV::Union(1, Box::new(AV::Null))));
+        assert_eq!(first[1], ("inner".to_string(), AV::Union(1, Box::new(AV::Record(vec![("x".to_string(), AV::Int(1))])))));
+        assert_eq!(first[2], ("pairs".to_string(), AV::Array(vec![AV::Record(vec![("key".to_string(), AV::Int(1)), ("value".to_string(), AV::String("one".into()))])])));
+        let AV::Record(second) = &rows[1] else { panic!("not a record: {:?}", rows[1]) };
+        assert_eq!(second[0], ("n".to_string(), AV::Union(0, Box::new(AV::Int(7)))));
+        assert_eq!(second[1], ("inner".to_string(), AV::Union(0, Box::new(AV::Null))));
+        let text = to_avro_schema(&schema).to_string();
+        assert!(text.contains(r#""name":"ConnectDefault","namespace":"io.confluent.connect.avro""#) && text.contains(r#""name":"ConnectDefault2""#), "{text}");
     }
 }

@@ -19,8 +19,6 @@ use sluice_sdk::{ConnectError, ConnectResult, SchemaRef, SinkRecord};
 
 use crate::config::{FORMAT_CLASS, S3SinkConfig};
 
-pub use json::value_to_json;
-
 /// What `format.class` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormatKind {

@@ -15,11 +15,11 @@ use arrow_schema::{DataType, Field, Fields, Schema as ArrowSchema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use sluice_codecs::connect_json::{JsonValueOptions, write_value};
 use sluice_sdk::data::logical;
 use sluice_sdk::{ConnectError, ConnectResult, Schema, SchemaRef, SchemaType, SinkRecord};
 
 use super::RecordWriter;
-use super::json::write_json;
 
 const BATCH_ROWS: usize = 8192;
 const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -81,7 +81,7 @@ impl RecordWriter for ParquetWriter {
         if !matches!(record.value, sluice_sdk::Value::Struct(_)) {
             return Err(ConnectError::data("ParquetFormat cannot write a null or non-struct value"));
         }
-        write_json(&mut self.pending, Some(&self.schema), &record.value, true)?;
+        write_value(&mut self.pending, Some(&self.schema), &record.value, &JsonValueOptions::arrow())?;
         self.pending.push(b'\n');
         self.pending_rows += 1;
         if self.pending_rows >= BATCH_ROWS {

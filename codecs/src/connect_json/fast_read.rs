@@ -2,7 +2,7 @@
 //! by the schema, with no `serde_json::Value` tree in between (no intermediate maps, no key
 //! hashing, one pass over the text).
 //!
-//! It accepts exactly what [`super::json::json_to_value`] / [`super::json::json_to_schemaless`]
+//! It accepts exactly what [`super::read::json_to_value`] / [`super::read::json_to_schemaless`]
 //! accept and gives the same values; anything else (a mismatch, an error, an envelope with its
 //! keys in another order, a map written as `[[k, v], ...]`) makes it give up with `None`, and the
 //! caller takes the tree-based path, which produces Connect's exact error messages.
@@ -117,7 +117,7 @@ impl Typed<'_> {
     /// A Decimal written as a JSON number (`decimal.format=NUMERIC`).
     fn decimal<E: serde::de::Error>(&self, text: &str) -> Result<Value, E> {
         let scale = logical::decimal_scale(self.0).ok_or_else(mismatch)?;
-        let unscaled = super::json::numeric_to_unscaled(text, scale).ok_or_else(mismatch)?;
+        let unscaled = super::read::numeric_to_unscaled(text, scale).ok_or_else(mismatch)?;
         Ok(Value::Bytes(logical::encode_unscaled(unscaled)))
     }
 }
