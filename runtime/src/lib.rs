@@ -22,6 +22,7 @@ pub mod logging;
 pub mod offset_store;
 pub mod plugins;
 pub mod properties;
+pub mod reference_docs;
 pub mod schema_registry;
 pub mod status;
 pub mod worker;
