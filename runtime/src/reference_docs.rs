@@ -104,8 +104,9 @@ fn sections(defs: &[(String, ConfigDef)]) -> String {
         .iter()
         .map(|(names, text)| {
             let title = names.iter().map(|n| n.rsplit('.').next().unwrap_or(n)).collect::<Vec<_>>().join(", ");
-            let classes = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-            format!("## {title}\n\n{classes}\n\n{}\n\n", text.trim_end())
+            // Plugins are named by class; the runtime's own sections by their title alone.
+            let classes = names.iter().filter(|n| n.contains('.')).map(|n| format!("`{n}`\n\n")).collect::<Vec<_>>().join("").replace("`\n\n`", "`, `");
+            format!("## {title}\n\n{classes}{}\n\n", text.trim_end())
         })
         .collect()
 }

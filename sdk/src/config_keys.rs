@@ -123,6 +123,18 @@ impl<K> From<Key<K>> for String {
     }
 }
 
+impl<K> PartialEq<Key<K>> for String {
+    fn eq(&self, key: &Key<K>) -> bool {
+        self == key.name
+    }
+}
+
+impl<K> PartialEq<Key<K>> for &str {
+    fn eq(&self, key: &Key<K>) -> bool {
+        *self == key.name
+    }
+}
+
 impl ParsedConfig {
     /// The parsed value of `key`, typed by the key's declaration.
     pub fn value<K: KeyKind>(&self, key: Key<K>) -> ConnectResult<K::Value> {
