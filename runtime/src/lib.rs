@@ -23,6 +23,7 @@ pub mod offset_store;
 pub mod plugins;
 pub mod process;
 pub mod properties;
+pub mod reference_docs;
 pub mod schema_registry;
 pub mod standalone;
 pub mod status;

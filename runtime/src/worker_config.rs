@@ -20,7 +20,8 @@ const PASS_THROUGH_PREFIXES: &[&str] = &[
     "metrics.", "sluice.", "schema.registry.",
 ];
 
-fn common_def() -> ConfigDef {
+/// Keys of every worker, standalone or distributed.
+pub fn common_def() -> ConfigDef {
     ConfigDef::new()
         .define(ConfigKey::new("bootstrap.servers", ConfigType::List).default("localhost:9092").importance(Importance::High).doc("A list of host/port pairs used to establish the initial connection to the Kafka cluster."))
         .define(ConfigKey::new("key.converter", ConfigType::Class).default("org.apache.kafka.connect.json.JsonConverter").importance(Importance::High).doc("Converter class for keys written to or read from Kafka."))

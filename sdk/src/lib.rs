@@ -5,7 +5,9 @@
 //! - [`record`]: source and sink records, headers, offsets,
 //! - [`connector`]: connectors, tasks and their contexts (Connect's `connector`, `source`, `sink`),
 //! - [`transform`]: transforms, predicates, converters,
-//! - [`config`]: `ConfigDef`, the self-describing configuration of every plugin,
+//! - [`config`]: `ConfigDef`, the self-describing configuration of every plugin; [`config_keys`]:
+//!   typed key names, declared once with their definition (`config_keys!`); [`config_reference`]:
+//!   a `ConfigDef` as a Markdown reference page,
 //! - [`error`]: the one error type, whose variants say what the runtime does,
 //! - [`wire`], [`value_bytes`], [`record_batch`]: how schemas, values and batches of records
 //!   cross the WASM plugin boundary (`wit/`).
@@ -15,6 +17,8 @@
 //! synchronously, with the same records and config types.
 
 pub mod config;
+pub mod config_keys;
+pub mod config_reference;
 pub mod connector;
 pub mod data;
 pub mod error;
@@ -24,6 +28,7 @@ pub mod transform;
 pub mod value_bytes;
 pub mod wire;
 
+pub use config_keys::{Key, KeyKind};
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, ConfigValueInfo, Importance, ParsedConfig, Password, Props, Validator, Width};
 pub use connector::{
     Connector, ConnectorContext, ErrantRecordReporter, OffsetStorageReader, SinkConnector, SinkTask,

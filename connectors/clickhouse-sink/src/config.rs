@@ -7,35 +7,35 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Importance, Props, Validator};
+use sluice_sdk::config::Importance::{High, Low, Medium};
+use sluice_sdk::{ConnectError, ConnectResult, Props, Validator, config_keys};
 
-pub fn config_def() -> ConfigDef {
-    use ConfigType::*;
-    let key = |name: &str, ty: ConfigType, default: &str, imp: Importance, doc: &str| {
-        ConfigKey::new(name, ty).default(default).importance(imp).doc(doc).group("ClickHouse", 0)
-    };
-    ConfigDef::new()
-        .define(ConfigKey::new("hostname", String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The hostname or IP address of the ClickHouse server"))
-        .define(key("port", Int, "8443", Importance::High, "The ClickHouse HTTP(S) port: 8443 for HTTPS (the official default), 8123 for plain HTTP").validator(Validator::between(1.0, 65535.0)))
-        .define(key("ssl", Boolean, "true", Importance::High, "Connect with HTTPS (TLS 1.2/1.3, server certificate checked against the system's trust store, or the PEM file in SSL_CERT_FILE); false for plain HTTP"))
-        .define(key("database", String, "default", Importance::High, "ClickHouse database name"))
-        .define(key("username", String, "default", Importance::High, "ClickHouse user"))
-        .define(key("password", Password, "", Importance::High, "ClickHouse password"))
-        .define(key("topic2TableMap", String, "", Importance::Medium, "Comma-separated topic=table pairs (`orders=orders_v2,users=u`); unmapped topics go to the table named like the topic"))
-        .define(key("tableRefreshInterval", Long, "0", Importance::Low, "Seconds between re-reading the table descriptions (DESCRIBE TABLE); 0 re-reads only when an insert fails on a changed table").validator(Validator::at_least(0.0)))
-        .define(key("exactlyOnce", Boolean, "false", Importance::High, "Exactly-once delivery: per-partition batches and the inserted offset ranges kept in a state table in ClickHouse, checked on start and replay"))
-        .define(key("exactlyOnce.state.table", String, "sluice_connect_state", Importance::Low, "The state table (in `database`) holding, per connector and topic-partition, the last inserted offset range"))
-        .define(key("clickhouseSettings", String, "", Importance::Low, "Comma-separated ClickHouse settings sent with every insert (`max_insert_threads=2,insert_quorum=2`)"))
-        .define(key("bufferCount", Long, "100000", Importance::Medium, "Rows per INSERT: a table's buffer is inserted when it holds this many rows (batches across put() calls)").validator(Validator::at_least(1.0)))
-        .define(key("bufferFlushTime", Long, "1000", Importance::Medium, "Linger in ms: a buffer is inserted at the latest this long after its first row arrived").validator(Validator::at_least(0.0)))
-        .define(key("validation", String, "auto", Importance::Low, "Server-side type validation of inserts (RowBinaryWithNamesAndTypes): true, false (plain RowBinary, for servers before 22.x such as 18.16), or auto (on when the server supports it)").validator(Validator::one_of_ignore_case(&["auto", "true", "false"])))
-        .define(key("compression", String, "lz4", Importance::Low, "HTTP body compression of inserts: lz4 or none").validator(Validator::one_of_ignore_case(&["lz4", "none"])))
-        .define(key("auto.create", Boolean, "false", Importance::Medium, "Create a missing table from the record's value schema (MergeTree, or ReplacingMergeTree for Debezium change events)"))
-        .define(key("auto.evolve", Boolean, "false", Importance::Medium, "Create missing tables and add Nullable columns for new fields of the record's value schema"))
-        .define(key("debezium.unwrap", Boolean, "true", Importance::Medium, "Write Debezium change events (op/before/after/source) as rows: the row state plus a version and a delete-marker column, for ReplacingMergeTree"))
-        .define(key("debezium.version.column", String, "_version", Importance::Low, "Column receiving the row version: source.lsn when the event has one, else the Kafka offset"))
-        .define(key("debezium.deleted.column", String, "_is_deleted", Importance::Low, "Column receiving 1 for deletes and 0 otherwise"))
-        .define(key("errors.tolerance", String, "none", Importance::Medium, "none: a record that cannot be written fails the task; all: it is skipped (and sent to the DLQ when configured)").validator(Validator::one_of_ignore_case(&["none", "all"])))
+const GROUP: &str = "ClickHouse";
+
+config_keys! {
+    /// Every key of the sink.
+    pub fn config_def();
+    pub HOSTNAME: String = "hostname" => importance(High).validator(Validator::NonEmptyString).doc("The hostname or IP address of the ClickHouse server");
+    pub PORT: Int = "port" => default("8443").importance(High).doc("The ClickHouse HTTP(S) port: 8443 for HTTPS (the official default), 8123 for plain HTTP").group(GROUP, 0).validator(Validator::between(1.0, 65535.0));
+    pub SSL: Boolean = "ssl" => default("true").importance(High).doc("Connect with HTTPS (TLS 1.2/1.3, server certificate checked against the system's trust store, or the PEM file in SSL_CERT_FILE); false for plain HTTP").group(GROUP, 0);
+    pub DATABASE: String = "database" => default("default").importance(High).doc("ClickHouse database name").group(GROUP, 0);
+    pub USERNAME: String = "username" => default("default").importance(High).doc("ClickHouse user").group(GROUP, 0);
+    pub PASSWORD: Password = "password" => default("").importance(High).doc("ClickHouse password").group(GROUP, 0);
+    pub TOPIC2_TABLE_MAP: String = "topic2TableMap" => default("").importance(Medium).doc("Comma-separated topic=table pairs (`orders=orders_v2,users=u`); unmapped topics go to the table named like the topic").group(GROUP, 0);
+    pub TABLE_REFRESH_INTERVAL: Long = "tableRefreshInterval" => default("0").importance(Low).doc("Seconds between re-reading the table descriptions (DESCRIBE TABLE); 0 re-reads only when an insert fails on a changed table").group(GROUP, 0).validator(Validator::at_least(0.0));
+    pub EXACTLY_ONCE: Boolean = "exactlyOnce" => default("false").importance(High).doc("Exactly-once delivery: per-partition batches and the inserted offset ranges kept in a state table in ClickHouse, checked on start and replay").group(GROUP, 0);
+    pub EXACTLY_ONCE_STATE_TABLE: String = "exactlyOnce.state.table" => default("sluice_connect_state").importance(Low).doc("The state table (in `database`) holding, per connector and topic-partition, the last inserted offset range").group(GROUP, 0);
+    pub CLICKHOUSE_SETTINGS: String = "clickhouseSettings" => default("").importance(Low).doc("Comma-separated ClickHouse settings sent with every insert (`max_insert_threads=2,insert_quorum=2`)").group(GROUP, 0);
+    pub BUFFER_COUNT: Long = "bufferCount" => default("100000").importance(Medium).doc("Rows per INSERT: a table's buffer is inserted when it holds this many rows (batches across put() calls)").group(GROUP, 0).validator(Validator::at_least(1.0));
+    pub BUFFER_FLUSH_TIME: Long = "bufferFlushTime" => default("1000").importance(Medium).doc("Linger in ms: a buffer is inserted at the latest this long after its first row arrived").group(GROUP, 0).validator(Validator::at_least(0.0));
+    pub VALIDATION: String = "validation" => default("auto").importance(Low).doc("Server-side type validation of inserts (RowBinaryWithNamesAndTypes): true, false (plain RowBinary, for servers before 22.x such as 18.16), or auto (on when the server supports it)").group(GROUP, 0).validator(Validator::one_of_ignore_case(&["auto", "true", "false"]));
+    pub COMPRESSION: String = "compression" => default("lz4").importance(Low).doc("HTTP body compression of inserts: lz4 or none").group(GROUP, 0).validator(Validator::one_of_ignore_case(&["lz4", "none"]));
+    pub AUTO_CREATE: Boolean = "auto.create" => default("false").importance(Medium).doc("Create a missing table from the record's value schema (MergeTree, or ReplacingMergeTree for Debezium change events)").group(GROUP, 0);
+    pub AUTO_EVOLVE: Boolean = "auto.evolve" => default("false").importance(Medium).doc("Create missing tables and add Nullable columns for new fields of the record's value schema").group(GROUP, 0);
+    pub DEBEZIUM_UNWRAP: Boolean = "debezium.unwrap" => default("true").importance(Medium).doc("Write Debezium change events (op/before/after/source) as rows: the row state plus a version and a delete-marker column, for ReplacingMergeTree").group(GROUP, 0);
+    pub DEBEZIUM_VERSION_COLUMN: String = "debezium.version.column" => default("_version").importance(Low).doc("Column receiving the row version: source.lsn when the event has one, else the Kafka offset").group(GROUP, 0);
+    pub DEBEZIUM_DELETED_COLUMN: String = "debezium.deleted.column" => default("_is_deleted").importance(Low).doc("Column receiving 1 for deletes and 0 otherwise").group(GROUP, 0);
+    pub ERRORS_TOLERANCE: String = "errors.tolerance" => default("none").importance(Medium).doc("none: a record that cannot be written fails the task; all: it is skipped (and sent to the DLQ when configured)").group(GROUP, 0).validator(Validator::one_of_ignore_case(&["none", "all"]));
 }
 
 /// Whether inserts carry names and types for the server to check.
@@ -85,33 +85,33 @@ fn pairs(field: &str, s: &str) -> ConnectResult<Vec<(String, String)>> {
 impl SinkConfig {
     pub fn parse(props: &Props) -> ConnectResult<SinkConfig> {
         let cfg = config_def().parse(props)?;
-        let refresh = cfg.long("tableRefreshInterval")?;
-        let validation = match cfg.string("validation")?.to_ascii_lowercase().as_str() {
+        let refresh = cfg.value(TABLE_REFRESH_INTERVAL)?;
+        let validation = match cfg.value(VALIDATION)?.to_ascii_lowercase().as_str() {
             "true" => Validation::On,
             "false" => Validation::Off,
             _ => Validation::Auto,
         };
-        let auto_evolve = cfg.boolean("auto.evolve")?;
+        let auto_evolve = cfg.value(AUTO_EVOLVE)?;
         Ok(SinkConfig {
-            url: format!("{}://{}:{}", if cfg.boolean("ssl")? { "https" } else { "http" }, cfg.string("hostname")?.trim(), cfg.int("port")?),
-            database: cfg.string("database")?,
-            username: cfg.string("username")?,
-            password: cfg.password("password")?.value().to_string(),
-            topic_to_table: pairs("topic2TableMap", &cfg.string("topic2TableMap")?)?.into_iter().collect(),
+            url: format!("{}://{}:{}", if cfg.value(SSL)? { "https" } else { "http" }, cfg.value(HOSTNAME)?.trim(), cfg.value(PORT)?),
+            database: cfg.value(DATABASE)?,
+            username: cfg.value(USERNAME)?,
+            password: cfg.value(PASSWORD)?.value().to_string(),
+            topic_to_table: pairs(TOPIC2_TABLE_MAP.name(), &cfg.value(TOPIC2_TABLE_MAP)?)?.into_iter().collect(),
             table_refresh: (refresh > 0).then(|| Duration::from_secs(refresh as u64)),
-            exactly_once: cfg.boolean("exactlyOnce")?,
-            state_table: cfg.string("exactlyOnce.state.table")?,
-            settings: pairs("clickhouseSettings", &cfg.string("clickhouseSettings")?)?,
-            buffer_count: cfg.long("bufferCount")?.max(1) as usize,
-            linger: Duration::from_millis(cfg.long("bufferFlushTime")?.max(0) as u64),
+            exactly_once: cfg.value(EXACTLY_ONCE)?,
+            state_table: cfg.value(EXACTLY_ONCE_STATE_TABLE)?,
+            settings: pairs(CLICKHOUSE_SETTINGS.name(), &cfg.value(CLICKHOUSE_SETTINGS)?)?,
+            buffer_count: cfg.value(BUFFER_COUNT)?.max(1) as usize,
+            linger: Duration::from_millis(cfg.value(BUFFER_FLUSH_TIME)?.max(0) as u64),
             validation,
-            lz4: cfg.string("compression")?.eq_ignore_ascii_case("lz4"),
-            auto_create: cfg.boolean("auto.create")? || auto_evolve,
+            lz4: cfg.value(COMPRESSION)?.eq_ignore_ascii_case("lz4"),
+            auto_create: cfg.value(AUTO_CREATE)? || auto_evolve,
             auto_evolve,
-            unwrap: cfg.boolean("debezium.unwrap")?,
-            version_column: cfg.string("debezium.version.column")?,
-            deleted_column: cfg.string("debezium.deleted.column")?,
-            tolerate_errors: cfg.string("errors.tolerance")?.eq_ignore_ascii_case("all"),
+            unwrap: cfg.value(DEBEZIUM_UNWRAP)?,
+            version_column: cfg.value(DEBEZIUM_VERSION_COLUMN)?,
+            deleted_column: cfg.value(DEBEZIUM_DELETED_COLUMN)?,
+            tolerate_errors: cfg.value(ERRORS_TOLERANCE)?.eq_ignore_ascii_case("all"),
         })
     }
 

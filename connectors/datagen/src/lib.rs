@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use sluice_sdk::data::logical;
 use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, OffsetMap, Props,
-    Schema, SchemaRef, SourceConnector, SourceRecord, SourceTask, SourceTaskContext, Struct, Validator, Value, async_trait,
+    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, OffsetMap, Props,
+    Schema, SchemaRef, SourceConnector, SourceRecord, SourceTask, SourceTaskContext, Struct, Validator, Value, async_trait, config_keys,
     offset_map,
 };
 
@@ -25,44 +25,17 @@ pub const CLASS: &str = "io.sluice.connect.datagen.DatagenConnector";
 /// 2026-01-01T00:00:00Z in ms: the `ordered_at` of record 0.
 const EPOCH_MS: i64 = 1_767_225_600_000;
 
-fn config_def() -> ConfigDef {
-    ConfigDef::new()
-        .define(ConfigKey::new("topic", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The topic to write to"))
-        .define(
-            ConfigKey::new("max.records", ConfigType::Long)
-                .default("-1")
-                .importance(Importance::Medium)
-                .validator(Validator::at_least(-1.0))
-                .doc("Total number of records over all tasks; -1 for no limit"),
-        )
-        .define(
-            ConfigKey::new("records.per.second", ConfigType::Double)
-                .default("0")
-                .importance(Importance::Medium)
-                .validator(Validator::at_least(0.0))
-                .doc("Total rate over all tasks; 0 for as fast as possible"),
-        )
-        .define(
-            ConfigKey::new("key.space", ConfigType::Long)
-                .default("1000")
-                .importance(Importance::Low)
-                .validator(Validator::at_least(1.0))
-                .doc("Number of distinct keys"),
-        )
-        .define(
-            ConfigKey::new("batch.size", ConfigType::Int)
-                .default("1000")
-                .importance(Importance::Low)
-                .validator(Validator::at_least(1.0))
-                .doc("Maximum records returned by one poll"),
-        )
-        .define(
-            ConfigKey::new("payload.bytes", ConfigType::Int)
-                .default("0")
-                .importance(Importance::Low)
-                .validator(Validator::between(0.0, 1_048_576.0))
-                .doc("Length of the padding string field `payload` (0: no payload field)"),
-        )
+config_keys! {
+    fn config_def();
+    TOPIC: String = "topic" => importance(Importance::High).validator(Validator::NonEmptyString).doc("The topic to write to");
+    MAX_RECORDS: Long = "max.records" => default("-1").importance(Importance::Medium).validator(Validator::at_least(-1.0)).doc("Total number of records over all tasks; -1 for no limit");
+    RECORDS_PER_SECOND: Double = "records.per.second" => default("0").importance(Importance::Medium).validator(Validator::at_least(0.0)).doc("Total rate over all tasks; 0 for as fast as possible");
+    KEY_SPACE: Long = "key.space" => default("1000").importance(Importance::Low).validator(Validator::at_least(1.0)).doc("Number of distinct keys");
+    BATCH_SIZE: Int = "batch.size" => default("1000").importance(Importance::Low).validator(Validator::at_least(1.0)).doc("Maximum records returned by one poll");
+    PAYLOAD_BYTES: Int = "payload.bytes" => default("0")
+        .importance(Importance::Low)
+        .validator(Validator::between(0.0, 1_048_576.0))
+        .doc("Length of the padding string field `payload` (0: no payload field)");
 }
 
 /// The datagen connector: splits the record sequence over `tasks.max` tasks.
@@ -198,10 +171,10 @@ fn task_prop(props: &Props, key: &str) -> ConnectResult<u64> {
 impl SourceTask for DatagenTask {
     async fn start(&mut self, props: Props, ctx: SourceTaskContext) -> ConnectResult<()> {
         let cfg = config_def().parse(&props)?;
-        self.topic = cfg.string("topic")?;
+        self.topic = cfg.value(TOPIC)?;
         self.index = task_prop(&props, "datagen.task.index")?;
         self.count = task_prop(&props, "datagen.task.count")?.max(1);
-        let max = cfg.long("max.records")?;
+        let max = cfg.value(MAX_RECORDS)?;
         self.limit = if max < 0 {
             u64::MAX
         } else {
@@ -209,10 +182,10 @@ impl SourceTask for DatagenTask {
             // Records g < max with g ≡ index (mod count).
             if max > self.index { (max - self.index).div_ceil(self.count) } else { 0 }
         };
-        self.rate_per_task = cfg.double("records.per.second")? / self.count as f64;
-        self.key_space = cfg.long("key.space")? as u64;
-        self.batch_size = cfg.int("batch.size")? as u64;
-        self.payload_bytes = cfg.int("payload.bytes")? as usize;
+        self.rate_per_task = cfg.value(RECORDS_PER_SECOND)? / self.count as f64;
+        self.key_space = cfg.value(KEY_SPACE)? as u64;
+        self.batch_size = cfg.value(BATCH_SIZE)? as u64;
+        self.payload_bytes = cfg.value(PAYLOAD_BYTES)? as usize;
         self.value_schema = value_schema(self.payload_bytes > 0);
         self.partition = offset_map!("task" => self.index, "tasks" => self.count);
         if let Some(offset) = ctx.offset_reader.offset(&self.partition) {

@@ -5,19 +5,15 @@ use std::io::Write;
 use std::sync::Arc;
 
 use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, Props, SinkConnector,
-    SinkRecord, SinkTask, SinkTaskContext, async_trait,
+    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, Props, SinkConnector, SinkRecord, SinkTask,
+    SinkTaskContext, async_trait, config_keys,
 };
 
 use crate::VERSION;
 
-fn config_def() -> ConfigDef {
-    ConfigDef::new().define(
-        ConfigKey::new("file", ConfigType::String)
-            .default("")
-            .importance(Importance::High)
-            .doc("Destination filename. If not specified, the standard output will be used"),
-    )
+config_keys! {
+    fn config_def();
+    FILE: String = "file" => default("").importance(Importance::High).doc("Destination filename. If not specified, the standard output will be used");
 }
 
 /// Appends record values to a text file.
@@ -63,7 +59,7 @@ pub struct FileStreamSinkTask {
 impl SinkTask for FileStreamSinkTask {
     async fn start(&mut self, props: Props, _ctx: Arc<dyn SinkTaskContext>) -> ConnectResult<()> {
         let cfg = config_def().parse(&props)?;
-        let name = cfg.string("file")?;
+        let name = cfg.value(FILE)?;
         if !name.is_empty() {
             let f = OpenOptions::new()
                 .create(true)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, OffsetMap, Props,
-    Schema, SchemaRef, SourceConnector, SourceRecord, SourceTask, SourceTaskContext, Validator, Value, async_trait, offset_map,
+    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, OffsetMap, Props,
+    Schema, SchemaRef, SourceConnector, SourceRecord, SourceTask, SourceTaskContext, Validator, Value, async_trait, config_keys, offset_map,
 };
 
 use crate::VERSION;
@@ -15,25 +15,19 @@ use crate::VERSION;
 /// How long a poll waits at the end of the file before returning an empty batch.
 const EOF_WAIT: Duration = Duration::from_millis(1000);
 
-fn config_def() -> ConfigDef {
-    ConfigDef::new()
-        .define(ConfigKey::new("file", ConfigType::String).default("").importance(Importance::High).doc("Source filename. If not specified, the standard input will be used"))
-        .define(
-            ConfigKey::new("topic", ConfigType::List)
-                .importance(Importance::High)
-                .validator(Validator::Custom(Arc::new(|v| match v {
-                    sluice_sdk::ConfigValue::List(l) if l.len() == 1 && !l[0].is_empty() => Ok(()),
-                    _ => Err("'topic' in FileStreamSourceConnector configuration requires definition of a single topic.".into()),
-                })))
-                .doc("The topic to publish data to"),
-        )
-        .define(
-            ConfigKey::new("batch.size", ConfigType::Int)
-                .default("2000")
-                .importance(Importance::Low)
-                .validator(Validator::at_least(1.0))
-                .doc("The maximum number of records the source task can read from the file each time it is polled"),
-        )
+config_keys! {
+    fn config_def();
+    FILE: String = "file" => default("").importance(Importance::High).doc("Source filename. If not specified, the standard input will be used");
+    TOPIC: List = "topic" => importance(Importance::High)
+        .validator(Validator::Custom(Arc::new(|v| match v {
+            sluice_sdk::ConfigValue::List(l) if l.len() == 1 && !l[0].is_empty() => Ok(()),
+            _ => Err(format!("'{TOPIC}' in FileStreamSourceConnector configuration requires definition of a single topic.")),
+        })))
+        .doc("The topic to publish data to");
+    BATCH_SIZE: Int = "batch.size" => default("2000")
+        .importance(Importance::Low)
+        .validator(Validator::at_least(1.0))
+        .doc("The maximum number of records the source task can read from the file each time it is polled");
 }
 
 /// Reads lines of a text file into a topic.
@@ -157,10 +151,10 @@ impl FileStreamSourceTask {
 impl SourceTask for FileStreamSourceTask {
     async fn start(&mut self, props: Props, ctx: SourceTaskContext) -> ConnectResult<()> {
         let cfg = config_def().parse(&props)?;
-        let file = cfg.string("file")?;
+        let file = cfg.value(FILE)?;
         self.filename = (!file.is_empty()).then_some(file);
-        self.topic = cfg.list("topic")?.into_iter().next().unwrap_or_default();
-        self.batch_size = cfg.int("batch.size")? as usize;
+        self.topic = cfg.value(TOPIC)?.into_iter().next().unwrap_or_default();
+        self.batch_size = cfg.value(BATCH_SIZE)? as usize;
         if self.filename.is_some()
             && let Some(offset) = ctx.offset_reader.offset(&self.partition())
         {

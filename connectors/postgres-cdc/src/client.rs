@@ -59,20 +59,20 @@ pub async fn check_server(cfg: &PostgresConfig) -> Vec<(&'static str, String)> {
         }
         Err(e) => {
             let text = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
-            let field = if text.contains("password") || text.contains("authentication") { PASSWORD } else if text.contains("role") { USER } else { HOSTNAME };
+            let field = if text.contains("password") || text.contains("authentication") { PASSWORD.name() } else if text.contains("role") { USER.name() } else { HOSTNAME.name() };
             return vec![(field, format!("Unable to connect: {text}"))];
         }
     };
     let mut errors = Vec::new();
     match client.query_one("SELECT current_setting('wal_level')", &[]).await {
         Ok(row) if row.get::<_, String>(0) == "logical" => {}
-        Ok(row) => errors.push((HOSTNAME, format!("Postgres server wal_level property must be 'logical' but is: '{}'", row.get::<_, String>(0)))),
-        Err(e) => errors.push((HOSTNAME, format!("cannot read wal_level: {e}"))),
+        Ok(row) => errors.push((HOSTNAME.name(), format!("Postgres server wal_level property must be 'logical' but is: '{}'", row.get::<_, String>(0)))),
+        Err(e) => errors.push((HOSTNAME.name(), format!("cannot read wal_level: {e}"))),
     }
     match client.query_one("SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user", &[]).await {
         Ok(row) if row.get::<_, bool>(0) => {}
-        Ok(_) => errors.push((USER, format!("Postgres roles LOGIN and REPLICATION are not assigned to user: {}", cfg.user))),
-        Err(e) => errors.push((USER, format!("cannot read the user's roles: {e}"))),
+        Ok(_) => errors.push((USER.name(), format!("Postgres roles LOGIN and REPLICATION are not assigned to user: {}", cfg.user))),
+        Err(e) => errors.push((USER.name(), format!("cannot read the user's roles: {e}"))),
     }
     errors
 }
@@ -111,7 +111,7 @@ pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Connec
         (PublicationMode::Disabled, false) => {
             return Err(ConnectError::config(
                 crate::config::PUBLICATION_NAME,
-                format!("Publication '{}' does not exist and publication.autocreate.mode is disabled", cfg.publication),
+                format!("Publication '{}' does not exist and {} is disabled", cfg.publication, crate::config::PUBLICATION_MODE),
             ));
         }
         (PublicationMode::Disabled, true) | (PublicationMode::AllTables, true) => return Ok(()),

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use regex::Regex;
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Importance, Props, Validator};
+use sluice_sdk::config::Importance::{High, Low, Medium};
+use sluice_sdk::{ConnectError, ConnectResult, Props, Validator, config_keys};
 
 /// `snapshot.mode`: when the connector reads the tables' current rows (op `r`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,106 +47,39 @@ pub enum TimePrecisionMode {
     Connect,
 }
 
-pub const HOSTNAME: &str = "database.hostname";
-pub const PORT: &str = "database.port";
-pub const USER: &str = "database.user";
-pub const PASSWORD: &str = "database.password";
-pub const DBNAME: &str = "database.dbname";
-pub const TOPIC_PREFIX: &str = "topic.prefix";
-pub const SCHEMA_INCLUDE: &str = "schema.include.list";
-pub const SCHEMA_EXCLUDE: &str = "schema.exclude.list";
-pub const TABLE_INCLUDE: &str = "table.include.list";
-pub const TABLE_EXCLUDE: &str = "table.exclude.list";
-pub const COLUMN_EXCLUDE: &str = "column.exclude.list";
-pub const SLOT_NAME: &str = "slot.name";
-pub const PUBLICATION_NAME: &str = "publication.name";
-pub const PUBLICATION_MODE: &str = "publication.autocreate.mode";
-pub const PLUGIN_NAME: &str = "plugin.name";
-pub const SNAPSHOT_MODE: &str = "snapshot.mode";
-pub const HEARTBEAT_INTERVAL: &str = "heartbeat.interval.ms";
-pub const HEARTBEAT_QUERY: &str = "heartbeat.action.query";
-pub const HEARTBEAT_PREFIX: &str = "topic.heartbeat.prefix";
-pub const DECIMAL_MODE: &str = "decimal.handling.mode";
-pub const TIME_MODE: &str = "time.precision.mode";
-pub const TOMBSTONES: &str = "tombstones.on.delete";
-pub const MAX_BATCH: &str = "max.batch.size";
-pub const MAX_QUEUE: &str = "max.queue.size";
-pub const POLL_INTERVAL: &str = "poll.interval.ms";
-pub const UNAVAILABLE_PLACEHOLDER: &str = "unavailable.value.placeholder";
-pub const SKIPPED_OPERATIONS: &str = "skipped.operations";
-pub const MAX_RETRIES: &str = "errors.max.retries";
-pub const PROVIDE_TRANSACTION_METADATA: &str = "provide.transaction.metadata";
-pub const TOPIC_TRANSACTION: &str = "topic.transaction";
-
-fn key(name: &str, t: ConfigType, importance: Importance, doc: &str) -> ConfigKey {
-    ConfigKey::new(name, t).importance(importance).doc(doc)
-}
-
-/// Every key the connector understands.
-pub fn config_def() -> ConfigDef {
-    use ConfigType::*;
-    use Importance::*;
-    ConfigDef::new()
-        .define(key(HOSTNAME, String, High, "Resolvable hostname or IP address of the Postgres server").validator(Validator::NonEmptyString))
-        .define(key(PORT, Int, High, "Port of the Postgres server").default("5432").validator(Validator::between(1.0, 65535.0)))
-        .define(key(USER, String, High, "Name of the Postgres user (needs the REPLICATION attribute)").validator(Validator::NonEmptyString))
-        .define(key(PASSWORD, Password, High, "Password of the Postgres user").default(""))
-        .define(key(DBNAME, String, High, "Name of the database to capture").validator(Validator::NonEmptyString))
-        .define(
-            key(TOPIC_PREFIX, String, High, "Logical name of the server: the prefix of every topic (PREFIX.SCHEMA.TABLE) and schema name")
-                .validator(Validator::NonEmptyString),
-        )
-        .define(key(SCHEMA_INCLUDE, List, Medium, "Regular expressions matching the schemas to capture (empty: all but system schemas)").default(""))
-        .define(key(SCHEMA_EXCLUDE, List, Medium, "Regular expressions matching schemas not to capture").default(""))
-        .define(key(TABLE_INCLUDE, List, Medium, "Regular expressions matching SCHEMA.TABLE identifiers to capture (empty: all)").default(""))
-        .define(key(TABLE_EXCLUDE, List, Medium, "Regular expressions matching SCHEMA.TABLE identifiers not to capture").default(""))
-        .define(key(COLUMN_EXCLUDE, List, Medium, "Regular expressions matching SCHEMA.TABLE.COLUMN identifiers left out of events").default(""))
-        .define(key(SLOT_NAME, String, High, "Name of the logical replication slot (created if missing)").default("debezium").validator(Validator::NonEmptyString))
-        .define(key(PUBLICATION_NAME, String, High, "Name of the publication pgoutput reads").default("dbz_publication").validator(Validator::NonEmptyString))
-        .define(
-            key(PUBLICATION_MODE, String, Medium, "all_tables: create the publication FOR ALL TABLES; filtered: FOR TABLE the captured tables; disabled: it must exist")
-                .default("all_tables")
-                .validator(Validator::one_of(&["all_tables", "filtered", "disabled"])),
-        )
-        .define(key(PLUGIN_NAME, String, Medium, "Logical decoding plugin; only pgoutput").default("pgoutput").validator(Validator::one_of(&["pgoutput"])))
-        .define(
-            key(SNAPSHOT_MODE, String, Medium, "initial, initial_only, no_data (or never), always, when_needed")
-                .default("initial")
-                .validator(Validator::one_of(&["initial", "initial_only", "no_data", "never", "always", "when_needed"])),
-        )
-        .define(
-            key(HEARTBEAT_INTERVAL, Int, Medium, "Interval of heartbeat records (0: none); they let the slot advance while the captured tables are idle")
-                .default("0")
-                .validator(Validator::at_least(0.0)),
-        )
-        .define(key(HEARTBEAT_QUERY, String, Low, "A statement run at each heartbeat, e.g. an UPDATE of a heartbeat table").default(""))
-        .define(key(HEARTBEAT_PREFIX, String, Low, "Heartbeat records go to PREFIX.<topic.prefix>").default("__debezium-heartbeat"))
-        .define(
-            key(DECIMAL_MODE, String, Medium, "precise: Connect Decimal; double: float64; string: text")
-                .default("precise")
-                .validator(Validator::one_of(&["precise", "double", "string"])),
-        )
-        .define(
-            key(TIME_MODE, String, Medium, "adaptive: io.debezium.time.* by column precision; connect: Connect's Date/Time/Timestamp")
-                .default("adaptive")
-                .validator(Validator::one_of(&["adaptive", "adaptive_time_microseconds", "connect"])),
-        )
-        .define(key(TOMBSTONES, Boolean, Medium, "Send a tombstone (null value) after each delete event").default("true"))
-        .define(key(MAX_BATCH, Int, Low, "Maximum records returned by one poll").default("2048").validator(Validator::at_least(1.0)))
-        .define(key(MAX_QUEUE, Int, Low, "Records decoded ahead of the runtime (bounded queue)").default("8192").validator(Validator::at_least(1.0)))
-        .define(key(POLL_INTERVAL, Long, Low, "Wait between reads of the slot when it had nothing new").default("500").validator(Validator::at_least(1.0)))
-        .define(key(SKIPPED_OPERATIONS, List, Low, "Operations not emitted: c, u, d, t, or none (Debezium's default skips truncates)").default("t"))
-        .define(
-            key(MAX_RETRIES, Int, Low, "Consecutive failed reconnections to Postgres before the task fails (-1: no limit)")
-                .default("6")
-                .validator(Validator::at_least(-1.0)),
-        )
-        .define(
-            key(PROVIDE_TRANSACTION_METADATA, Boolean, Low, "Send BEGIN/END events of each transaction to PREFIX.<topic.transaction> and add a transaction block to every change event")
-                .default("false"),
-        )
-        .define(key(TOPIC_TRANSACTION, String, Low, "Transaction metadata events go to <topic.prefix>.NAME").default("transaction").validator(Validator::NonEmptyString))
-        .define(key(UNAVAILABLE_PLACEHOLDER, String, Low, "Value given to unchanged TOASTed columns the server did not send").default("__debezium_unavailable_value"))
+config_keys! {
+    /// Every key the connector understands.
+    pub fn config_def();
+    pub HOSTNAME: String = "database.hostname" => importance(High).doc("Resolvable hostname or IP address of the Postgres server").validator(Validator::NonEmptyString);
+    pub PORT: Int = "database.port" => importance(High).doc("Port of the Postgres server").default("5432").validator(Validator::between(1.0, 65535.0));
+    pub USER: String = "database.user" => importance(High).doc("Name of the Postgres user (needs the REPLICATION attribute)").validator(Validator::NonEmptyString);
+    pub PASSWORD: Password = "database.password" => importance(High).doc("Password of the Postgres user").default("");
+    pub DBNAME: String = "database.dbname" => importance(High).doc("Name of the database to capture").validator(Validator::NonEmptyString);
+    pub TOPIC_PREFIX: String = "topic.prefix" => importance(High).doc("Logical name of the server: the prefix of every topic (PREFIX.SCHEMA.TABLE) and schema name").validator(Validator::NonEmptyString);
+    pub SCHEMA_INCLUDE: List = "schema.include.list" => importance(Medium).doc("Regular expressions matching the schemas to capture (empty: all but system schemas)").default("");
+    pub SCHEMA_EXCLUDE: List = "schema.exclude.list" => importance(Medium).doc("Regular expressions matching schemas not to capture").default("");
+    pub TABLE_INCLUDE: List = "table.include.list" => importance(Medium).doc("Regular expressions matching SCHEMA.TABLE identifiers to capture (empty: all)").default("");
+    pub TABLE_EXCLUDE: List = "table.exclude.list" => importance(Medium).doc("Regular expressions matching SCHEMA.TABLE identifiers not to capture").default("");
+    pub COLUMN_EXCLUDE: List = "column.exclude.list" => importance(Medium).doc("Regular expressions matching SCHEMA.TABLE.COLUMN identifiers left out of events").default("");
+    pub SLOT_NAME: String = "slot.name" => importance(High).doc("Name of the logical replication slot (created if missing)").default("debezium").validator(Validator::NonEmptyString);
+    pub PUBLICATION_NAME: String = "publication.name" => importance(High).doc("Name of the publication pgoutput reads").default("dbz_publication").validator(Validator::NonEmptyString);
+    pub PUBLICATION_MODE: String = "publication.autocreate.mode" => importance(Medium).doc("all_tables: create the publication FOR ALL TABLES; filtered: FOR TABLE the captured tables; disabled: it must exist").default("all_tables").validator(Validator::one_of(&["all_tables", "filtered", "disabled"]));
+    pub PLUGIN_NAME: String = "plugin.name" => importance(Medium).doc("Logical decoding plugin; only pgoutput").default("pgoutput").validator(Validator::one_of(&["pgoutput"]));
+    pub SNAPSHOT_MODE: String = "snapshot.mode" => importance(Medium).doc("initial, initial_only, no_data (or never), always, when_needed").default("initial").validator(Validator::one_of(&["initial", "initial_only", "no_data", "never", "always", "when_needed"]));
+    pub HEARTBEAT_INTERVAL: Int = "heartbeat.interval.ms" => importance(Medium).doc("Interval of heartbeat records (0: none); they let the slot advance while the captured tables are idle").default("0").validator(Validator::at_least(0.0));
+    pub HEARTBEAT_QUERY: String = "heartbeat.action.query" => importance(Low).doc("A statement run at each heartbeat, e.g. an UPDATE of a heartbeat table").default("");
+    pub HEARTBEAT_PREFIX: String = "topic.heartbeat.prefix" => importance(Low).doc("Heartbeat records go to PREFIX.<topic.prefix>").default("__debezium-heartbeat");
+    pub DECIMAL_MODE: String = "decimal.handling.mode" => importance(Medium).doc("precise: Connect Decimal; double: float64; string: text").default("precise").validator(Validator::one_of(&["precise", "double", "string"]));
+    pub TIME_MODE: String = "time.precision.mode" => importance(Medium).doc("adaptive: io.debezium.time.* by column precision; connect: Connect's Date/Time/Timestamp").default("adaptive").validator(Validator::one_of(&["adaptive", "adaptive_time_microseconds", "connect"]));
+    pub TOMBSTONES: Boolean = "tombstones.on.delete" => importance(Medium).doc("Send a tombstone (null value) after each delete event").default("true");
+    pub MAX_BATCH: Int = "max.batch.size" => importance(Low).doc("Maximum records returned by one poll").default("2048").validator(Validator::at_least(1.0));
+    pub MAX_QUEUE: Int = "max.queue.size" => importance(Low).doc("Records decoded ahead of the runtime (bounded queue)").default("8192").validator(Validator::at_least(1.0));
+    pub POLL_INTERVAL: Long = "poll.interval.ms" => importance(Low).doc("Wait between reads of the slot when it had nothing new").default("500").validator(Validator::at_least(1.0));
+    pub SKIPPED_OPERATIONS: List = "skipped.operations" => importance(Low).doc("Operations not emitted: c, u, d, t, or none (Debezium's default skips truncates)").default("t");
+    pub MAX_RETRIES: Int = "errors.max.retries" => importance(Low).doc("Consecutive failed reconnections to Postgres before the task fails (-1: no limit)").default("6").validator(Validator::at_least(-1.0));
+    pub PROVIDE_TRANSACTION_METADATA: Boolean = "provide.transaction.metadata" => importance(Low).doc("Send BEGIN/END events of each transaction to PREFIX.<topic.transaction> and add a transaction block to every change event").default("false");
+    pub TOPIC_TRANSACTION: String = "topic.transaction" => importance(Low).doc("Transaction metadata events go to <topic.prefix>.NAME").default("transaction").validator(Validator::NonEmptyString);
+    pub UNAVAILABLE_PLACEHOLDER: String = "unavailable.value.placeholder" => importance(Low).doc("Value given to unchanged TOASTed columns the server did not send").default("__debezium_unavailable_value");
 }
 
 /// Include/exclude regular expressions, anchored as Debezium anchors them (full match).
@@ -220,30 +154,30 @@ pub struct PostgresConfig {
 impl PostgresConfig {
     pub fn parse(props: &Props) -> ConnectResult<PostgresConfig> {
         let c = config_def().parse(props)?;
-        let topic_prefix = c.string(TOPIC_PREFIX)?;
-        let heartbeat_ms = c.int(HEARTBEAT_INTERVAL)?;
-        let query = c.string(HEARTBEAT_QUERY)?;
+        let topic_prefix = c.value(TOPIC_PREFIX)?;
+        let heartbeat_ms = c.value(HEARTBEAT_INTERVAL)?;
+        let query = c.value(HEARTBEAT_QUERY)?;
         Ok(PostgresConfig {
-            host: c.string(HOSTNAME)?,
-            port: c.int(PORT)? as u16,
-            user: c.string(USER)?,
-            password: c.password(PASSWORD)?.value().to_string(),
-            dbname: c.string(DBNAME)?,
+            host: c.value(HOSTNAME)?,
+            port: c.value(PORT)? as u16,
+            user: c.value(USER)?,
+            password: c.value(PASSWORD)?.value().to_string(),
+            dbname: c.value(DBNAME)?,
             filters: Filters {
-                schema_include: regexes(SCHEMA_INCLUDE, c.list(SCHEMA_INCLUDE)?)?,
-                schema_exclude: regexes(SCHEMA_EXCLUDE, c.list(SCHEMA_EXCLUDE)?)?,
-                table_include: regexes(TABLE_INCLUDE, c.list(TABLE_INCLUDE)?)?,
-                table_exclude: regexes(TABLE_EXCLUDE, c.list(TABLE_EXCLUDE)?)?,
-                column_exclude: regexes(COLUMN_EXCLUDE, c.list(COLUMN_EXCLUDE)?)?,
+                schema_include: regexes(SCHEMA_INCLUDE.name(), c.value(SCHEMA_INCLUDE)?)?,
+                schema_exclude: regexes(SCHEMA_EXCLUDE.name(), c.value(SCHEMA_EXCLUDE)?)?,
+                table_include: regexes(TABLE_INCLUDE.name(), c.value(TABLE_INCLUDE)?)?,
+                table_exclude: regexes(TABLE_EXCLUDE.name(), c.value(TABLE_EXCLUDE)?)?,
+                column_exclude: regexes(COLUMN_EXCLUDE.name(), c.value(COLUMN_EXCLUDE)?)?,
             },
-            slot: c.string(SLOT_NAME)?,
-            publication: c.string(PUBLICATION_NAME)?,
-            publication_mode: match c.string(PUBLICATION_MODE)?.as_str() {
+            slot: c.value(SLOT_NAME)?,
+            publication: c.value(PUBLICATION_NAME)?,
+            publication_mode: match c.value(PUBLICATION_MODE)?.as_str() {
                 "filtered" => PublicationMode::Filtered,
                 "disabled" => PublicationMode::Disabled,
                 _ => PublicationMode::AllTables,
             },
-            snapshot_mode: match c.string(SNAPSHOT_MODE)?.as_str() {
+            snapshot_mode: match c.value(SNAPSHOT_MODE)?.as_str() {
                 "initial_only" => SnapshotMode::InitialOnly,
                 "no_data" | "never" => SnapshotMode::NoData,
                 "always" => SnapshotMode::Always,
@@ -252,21 +186,21 @@ impl PostgresConfig {
             },
             heartbeat_interval: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms as u64)),
             heartbeat_query: (!query.trim().is_empty()).then_some(query),
-            heartbeat_topic: format!("{}.{topic_prefix}", c.string(HEARTBEAT_PREFIX)?),
-            decimal_mode: match c.string(DECIMAL_MODE)?.as_str() {
+            heartbeat_topic: format!("{}.{topic_prefix}", c.value(HEARTBEAT_PREFIX)?),
+            decimal_mode: match c.value(DECIMAL_MODE)?.as_str() {
                 "double" => DecimalMode::Double,
                 "string" => DecimalMode::String,
                 _ => DecimalMode::Precise,
             },
-            time_mode: if c.string(TIME_MODE)? == "connect" { TimePrecisionMode::Connect } else { TimePrecisionMode::Adaptive },
-            tombstones: c.boolean(TOMBSTONES)?,
-            max_batch: c.int(MAX_BATCH)? as usize,
-            max_queue: c.int(MAX_QUEUE)? as usize,
-            poll_interval: Duration::from_millis(c.long(POLL_INTERVAL)? as u64),
-            unavailable_placeholder: c.string(UNAVAILABLE_PLACEHOLDER)?,
-            skipped_operations: c.list(SKIPPED_OPERATIONS)?.into_iter().map(|o| o.trim().to_string()).filter(|o| o != "none" && !o.is_empty()).collect(),
-            max_retries: u32::try_from(c.int(MAX_RETRIES)?).ok(),
-            transaction_topic: if c.boolean(PROVIDE_TRANSACTION_METADATA)? { Some(format!("{topic_prefix}.{}", c.string(TOPIC_TRANSACTION)?)) } else { None },
+            time_mode: if c.value(TIME_MODE)? == "connect" { TimePrecisionMode::Connect } else { TimePrecisionMode::Adaptive },
+            tombstones: c.value(TOMBSTONES)?,
+            max_batch: c.value(MAX_BATCH)? as usize,
+            max_queue: c.value(MAX_QUEUE)? as usize,
+            poll_interval: Duration::from_millis(c.value(POLL_INTERVAL)? as u64),
+            unavailable_placeholder: c.value(UNAVAILABLE_PLACEHOLDER)?,
+            skipped_operations: c.value(SKIPPED_OPERATIONS)?.into_iter().map(|o| o.trim().to_string()).filter(|o| o != "none" && !o.is_empty()).collect(),
+            max_retries: u32::try_from(c.value(MAX_RETRIES)?).ok(),
+            transaction_topic: if c.value(PROVIDE_TRANSACTION_METADATA)? { Some(format!("{topic_prefix}.{}", c.value(TOPIC_TRANSACTION)?)) } else { None },
             topic_prefix,
         })
     }

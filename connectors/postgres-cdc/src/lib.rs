@@ -81,7 +81,7 @@ impl Connector for PostgresConnector {
         let errors = std::thread::spawn(move || -> Vec<(&'static str, String)> {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt,
-                Err(e) => return vec![(config::HOSTNAME, format!("cannot check the server: {e}"))],
+                Err(e) => return vec![(config::HOSTNAME.name(), format!("cannot check the server: {e}"))],
             };
             rt.block_on(async {
                 let mut errors = client::check_server(&cfg).await;
@@ -89,16 +89,16 @@ impl Connector for PostgresConnector {
                     && let Ok(c) = client::connect(&cfg).await
                 {
                     match client::captured_tables(&c, &cfg).await {
-                        Ok(t) if t.is_empty() => errors.push((config::TABLE_INCLUDE, "No table matches the include lists".to_string())),
+                        Ok(t) if t.is_empty() => errors.push((config::TABLE_INCLUDE.name(), "No table matches the include lists".to_string())),
                         Ok(_) => {}
-                        Err(e) => errors.push((config::HOSTNAME, e.to_string())),
+                        Err(e) => errors.push((config::HOSTNAME.name(), e.to_string())),
                     }
                 }
                 errors
             })
         })
         .join()
-        .unwrap_or_else(|_| vec![(config::HOSTNAME, "server check panicked".to_string())]);
+        .unwrap_or_else(|_| vec![(config::HOSTNAME.name(), "server check panicked".to_string())]);
         for (field, message) in errors {
             if let Some(info) = infos.iter_mut().find(|i| i.name == field) {
                 info.errors.push(message);

@@ -35,10 +35,10 @@ impl PartitionerKind {
     pub fn from_config(class: &str, fields: &[String], path_format: &str, duration_ms: i64, timezone: Tz) -> ConnectResult<PartitionerKind> {
         let time_based = |format: &str, duration: i64| -> ConnectResult<PartitionerKind> {
             if format.trim().is_empty() {
-                return Err(ConnectError::config(PATH_FORMAT, "path.format must be set for TimeBasedPartitioner"));
+                return Err(ConnectError::config(PATH_FORMAT, format!("{PATH_FORMAT} must be set for TimeBasedPartitioner")));
             }
             if duration <= 0 {
-                return Err(ConnectError::config(PARTITION_DURATION, "partition.duration.ms must be positive for TimeBasedPartitioner"));
+                return Err(ConnectError::config(PARTITION_DURATION, format!("{PARTITION_DURATION} must be positive for TimeBasedPartitioner")));
             }
             Ok(PartitionerKind::TimeBased { path_format: joda_to_strftime(format)?, duration_ms: duration, timezone })
         };
@@ -46,7 +46,7 @@ impl PartitionerKind {
             "DefaultPartitioner" | "Default" => Ok(PartitionerKind::Default),
             "FieldPartitioner" | "Field" => {
                 if fields.is_empty() {
-                    return Err(ConnectError::config(PARTITION_FIELD, "partition.field.name must name at least one field for FieldPartitioner"));
+                    return Err(ConnectError::config(PARTITION_FIELD, format!("{PARTITION_FIELD} must name at least one field for FieldPartitioner")));
                 }
                 Ok(PartitionerKind::Field { fields: fields.to_vec() })
             }
@@ -149,7 +149,7 @@ pub fn joda_to_strftime(pattern: &str) -> ConnectResult<String> {
                 ('E', _) => "%A",
                 ('w', _) => "%V",
                 ('Z', _) => "%z",
-                _ => return Err(ConnectError::config(PATH_FORMAT, format!("unsupported pattern letter '{c}' in path.format {pattern}"))),
+                _ => return Err(ConnectError::config(PATH_FORMAT, format!("unsupported pattern letter '{c}' in {PATH_FORMAT} {pattern}"))),
             };
             out.push_str(spec);
             i += n;

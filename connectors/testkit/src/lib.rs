@@ -17,29 +17,26 @@ use std::time::Duration;
 
 use regex::Regex;
 use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Connector, ConnectorContext, ErrantRecordReporter, Importance, Props,
-    SinkConnector, SinkRecord, SinkTask, SinkTaskContext, Validator, async_trait,
+    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, ErrantRecordReporter, Importance, Props,
+    SinkConnector, SinkRecord, SinkTask, SinkTaskContext, Validator, async_trait, config_keys,
 };
 
 /// The class name under which the connector is registered.
 pub const CLASS: &str = "io.sluice.connect.testkit.TestSinkConnector";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-fn config_def() -> ConfigDef {
-    ConfigDef::new()
-        .define(ConfigKey::new("file", ConfigType::String).default("").importance(Importance::High).doc("File to append record values to; empty: discard them."))
-        .define(ConfigKey::new("retriable.failures", ConfigType::Int).default("0").importance(Importance::Medium).validator(Validator::at_least(0.0)).doc("The first N put() calls fail with a retriable error (the runtime must redeliver the same records)."))
-        .define(ConfigKey::new("put.delay.ms", ConfigType::Long).default("0").importance(Importance::Medium).validator(Validator::at_least(0.0)).doc("Milliseconds every put() sleeps."))
-        .define(
-            ConfigKey::new("errant.value.regex", ConfigType::String)
-                .default("")
-                .importance(Importance::Medium)
-                .validator(Validator::Custom(Arc::new(|v| match v {
-                    sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("Invalid regex: {e}")),
-                    _ => Ok(()),
-                })))
-                .doc("Records whose value matches are reported to the errant record reporter instead of written."),
-        )
+config_keys! {
+    fn config_def();
+    FILE: String = "file" => default("").importance(Importance::High).doc("File to append record values to; empty: discard them.");
+    RETRIABLE_FAILURES: Int = "retriable.failures" => default("0").importance(Importance::Medium).validator(Validator::at_least(0.0)).doc("The first N put() calls fail with a retriable error (the runtime must redeliver the same records).");
+    PUT_DELAY: Long = "put.delay.ms" => default("0").importance(Importance::Medium).validator(Validator::at_least(0.0)).doc("Milliseconds every put() sleeps.");
+    ERRANT_VALUE_REGEX: String = "errant.value.regex" => default("")
+        .importance(Importance::Medium)
+        .validator(Validator::Custom(Arc::new(|v| match v {
+            sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("Invalid regex: {e}")),
+            _ => Ok(()),
+        })))
+        .doc("Records whose value matches are reported to the errant record reporter instead of written.");
 }
 
 #[derive(Default)]
@@ -83,15 +80,15 @@ pub struct TestSinkTask {
 impl SinkTask for TestSinkTask {
     async fn start(&mut self, props: Props, ctx: Arc<dyn SinkTaskContext>) -> ConnectResult<()> {
         let cfg = config_def().parse(&props)?;
-        let name = cfg.string("file")?;
+        let name = cfg.value(FILE)?;
         if !name.is_empty() {
             self.file = Some(OpenOptions::new().create(true).append(true).open(&name).map_err(|e| ConnectError::fatal(format!("cannot open '{name}': {e}")))?);
         }
-        self.delay = Duration::from_millis(cfg.long("put.delay.ms")?.max(0) as u64);
-        let pattern = cfg.string("errant.value.regex")?;
-        self.errant = if pattern.is_empty() { None } else { Some(Regex::new(&pattern).map_err(|e| ConnectError::config("errant.value.regex", e.to_string()))?) };
+        self.delay = Duration::from_millis(cfg.value(PUT_DELAY)?.max(0) as u64);
+        let pattern = cfg.value(ERRANT_VALUE_REGEX)?;
+        self.errant = if pattern.is_empty() { None } else { Some(Regex::new(&pattern).map_err(|e| ConnectError::config(ERRANT_VALUE_REGEX, e.to_string()))?) };
         self.reporter = ctx.errant_record_reporter();
-        self.failures_left = cfg.int("retriable.failures")?;
+        self.failures_left = cfg.value(RETRIABLE_FAILURES)?;
         Ok(())
     }
 
