@@ -8,13 +8,17 @@
 //! - [`config`]: `ConfigDef`, the self-describing configuration of every plugin; [`config_keys`]:
 //!   typed key names, declared once with their definition (`config_keys!`); [`config_reference`]:
 //!   a `ConfigDef` as a Markdown reference page,
-//! - [`error`]: the one error type, whose variants say what the runtime does,
-//! - [`wire`], [`value_bytes`], [`record_batch`]: how schemas, values and batches of records
-//!   cross the WASM plugin boundary (`wit/`).
+//! - [`error`]: the one error type, whose variants say what the runtime does.
 //!
-//! Architecture invariant: this crate knows no Kafka client, no HTTP and no storage. The
+//! How schemas, values and batches cross the WASM plugin boundary (`wit/`) is not part of the
+//! SPI: that is the `sluice-wasm-abi` crate's.
+//!
+//! Architecture invariant: this crate knows no Kafka client, no HTTP and no storage, and has
+//! no `unsafe`. The
 //! native traits are async; the WASM guest flavour (a later `guest` feature) mirrors them
 //! synchronously, with the same records and config types.
+
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod config_keys;
@@ -23,10 +27,7 @@ pub mod connector;
 pub mod data;
 pub mod error;
 pub mod record;
-pub mod record_batch;
 pub mod transform;
-pub mod value_bytes;
-pub mod wire;
 
 pub use config_keys::{Key, KeyKind};
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, ConfigValueInfo, Importance, ParsedConfig, Password, Props, Validator, Width};

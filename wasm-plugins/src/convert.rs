@@ -1,10 +1,10 @@
 //! Conversions between the SPI's types (`sluice_sdk`) and the WIT types of the host bindings.
 //! Keys and values travel as [`types::Data`]: bytes and strings raw, anything else in the
-//! binary form of `sluice_sdk::value_bytes`; schemas as JSON text, remembered per schema.
+//! binary form of `sluice_wasm_abi::value_bytes`; schemas as JSON text, remembered per schema.
 
 
-use sluice_sdk::value_bytes;
-use sluice_sdk::wire::{schema_of_text, schema_text};
+use sluice_wasm_abi::value_bytes;
+use sluice_wasm_abi::wire::{schema_of_text, schema_text};
 use sluice_sdk::{ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
 
 use crate::bindings::types;

@@ -19,7 +19,7 @@
 //!   (where a Rust panic message goes); the task fails, the worker and other tasks go on.
 //!
 //! Limits: one call at a time per instance; records cross the boundary as batches, with
-//! non-string/bytes values in the binary form of `sluice_sdk::value_bytes`.
+//! non-string/bytes values in the binary form of `sluice_wasm_abi::value_bytes`.
 
 mod bindings;
 mod connector;

@@ -118,7 +118,7 @@ impl WasmPlugin {
         }
         let mut def = ConfigDef::new();
         for k in info.config {
-            def = def.define(sluice_sdk::wire::config_key(&k.name, &k.config_type, k.default_value, &k.importance, &k.documentation));
+            def = def.define(sluice_wasm_abi::wire::config_key(&k.name, &k.config_type, k.default_value, &k.importance, &k.documentation));
         }
         plugin.name = info.name;
         plugin.version = info.version;

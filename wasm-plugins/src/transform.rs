@@ -14,7 +14,7 @@ use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Predicat
 
 use crate::bindings::predicate::Predicate as PredicateWorld;
 use crate::bindings::transform::Transform as TransformWorld;
-use sluice_sdk::record_batch::{BatchWriter, read_batch_over};
+use sluice_wasm_abi::record_batch::{BatchWriter, read_batch_over};
 
 use crate::convert::{error_from_wit, props_to_wit};
 use crate::instance::Instance;
@@ -244,7 +244,7 @@ impl<R: ConnectRecord> WasmPredicate<R> {
 #[cfg(test)]
 mod tests {
     use super::{CHUNK_BYTES, write_chunk};
-    use sluice_sdk::record_batch::read_batch;
+    use sluice_wasm_abi::record_batch::read_batch;
     use sluice_sdk::{SinkRecord, TimestampType, Value};
 
     fn records(n: usize, bytes: usize) -> Vec<SinkRecord> {

@@ -1,10 +1,10 @@
 //! Guest-side conversions between the SPI's types and the generated WIT types: the mirror of
-//! the host's `wasm-plugins/src/convert.rs`, over the same `sluice_sdk::wire` encoding.
+//! the host's `wasm-plugins/src/convert.rs`, over the same `sluice_wasm_abi::wire` encoding.
 
 #![allow(dead_code)]
 
-use sluice_sdk::value_bytes;
-use sluice_sdk::wire::{schema_of_text, schema_text};
+use sluice_wasm_abi::value_bytes;
+use sluice_wasm_abi::wire::{schema_of_text, schema_text};
 use sluice_sdk::{ConfigDef, ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, Value};
 
 use crate::bindings::sluice::plugin::types;

@@ -34,7 +34,7 @@ fn wit<T>(r: ConnectResult<T>) -> Result<T, types::ConnectError> {
 /// The records of a batch from the host (every entry is present).
 #[cfg(feature = "predicate")]
 fn read_records(batch: &[u8]) -> ConnectResult<Vec<crate::Record>> {
-    let records = sluice_sdk::record_batch::read_trusted_batch(batch).map_err(|e| sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}")))?;
+    let records = sluice_wasm_abi::record_batch::read_trusted_batch(batch).map_err(|e| sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}")))?;
     Ok(records.into_iter().flatten().collect())
 }
 
@@ -126,7 +126,7 @@ pub mod sink {
 pub mod transform {
     use super::*;
     use crate::plugins::TransformPlugin;
-    use sluice_sdk::record_batch::{BatchReader, BatchWriter};
+    use sluice_wasm_abi::record_batch::{BatchReader, BatchWriter};
 
     pub fn info<T: TransformPlugin>() -> types::PluginInfo {
         plugin_info(T::NAME, T::VERSION, types::PluginKind::Transform, T::config_def())

@@ -47,7 +47,7 @@ pub trait SinkPlugin: Default + 'static {
 }
 
 /// What a transform or predicate sees of a record (source and sink records alike).
-pub use sluice_sdk::record_batch::BatchRecord as Record;
+pub use sluice_wasm_abi::record_batch::BatchRecord as Record;
 
 /// A single message transform.
 pub trait TransformPlugin: Default + 'static {

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! batch   = count records-length record* schema-count schema*
-//! schema  = length UTF-8            (the JSON form of `wire::schema_to_json`)
+//! schema  = length UTF-8            (Connect's JSON schema form, `wire::schema_text`)
 //! record  = 0                       (none: the transform dropped it)
 //!         | 1 topic partition timestamp key value header-count header*
 //! topic   = length UTF-8
@@ -22,8 +22,7 @@
 //! writer learns which while it writes). Reading trusts nothing: every length and index is
 //! checked, and a malformed batch is an error, not a panic.
 
-use crate::data::{SchemaRef, Value};
-use crate::record::{ConnectRecord, Header, Headers};
+use sluice_sdk::{ConnectRecord, Header, Headers, SchemaRef, Value};
 use crate::value_bytes::{self, Reader};
 use crate::wire::{schema_of_text, schema_text};
 
@@ -41,7 +40,7 @@ pub struct BatchRecord {
     pub headers: Headers,
 }
 
-crate::connect_record_impl!(BatchRecord, |r| r.partition);
+sluice_sdk::connect_record_impl!(BatchRecord, |r| r.partition);
 
 /// Writes a batch: [`BatchWriter::push`] per record, then [`BatchWriter::finish`].
 pub struct BatchWriter {
@@ -409,7 +408,7 @@ fn read_record_into(r: &mut Reader<'_>, schemas: &[SchemaRef], mut rec: BatchRec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Schema, Struct};
+    use sluice_sdk::{Schema, Struct};
     use std::sync::Arc;
 
     fn record(i: i64, schema: &SchemaRef) -> BatchRecord {

@@ -25,7 +25,7 @@
 //! Decoding trusts nothing: it checks every length against what is left, caps nesting at
 //! [`MAX_DEPTH`] and never allocates more than the input could hold.
 
-use crate::data::{Struct, Value};
+use sluice_sdk::{Struct, Value};
 
 mod compare;
 pub(crate) use compare::same_bytes;
