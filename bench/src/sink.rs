@@ -101,14 +101,26 @@ impl LineCounter {
 /// TestSinkConnector (plus `extra` properties) and waits for `expect` lines; the time runs from
 /// the first line written to the last.
 #[allow(clippy::too_many_arguments)]
-pub fn sluice_sink(name: &str, bootstrap: &str, topic: &str, records: u64, bytes: u64, expect: u64, worker_extra: &[(&str, &str)], extra: &[(&str, &str)]) -> Result<Row> {
+pub fn sluice_sink(
+    name: &str,
+    bootstrap: &str,
+    topic: &str,
+    records: u64,
+    bytes: u64,
+    expect: u64,
+    worker_extra: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Result<Row> {
     let dir = std::env::temp_dir().join("sluice-bench").join(unique("transforms"));
     std::fs::create_dir_all(&dir)?;
     let out = dir.join("out.txt");
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut worker = std::fs::File::create(dir.join("worker.properties"))?;
     writeln!(worker, "bootstrap.servers={bootstrap}\noffset.storage.file.filename={}\nlisteners=http://127.0.0.1:{port}", dir.join("offsets").display())?;
-    writeln!(worker, "key.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false")?;
+    writeln!(
+        worker,
+        "key.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false"
+    )?;
     writeln!(worker, "consumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=1000\nsluice.test.plugins.enable=true")?;
     for (k, v) in worker_extra {
         writeln!(worker, "{k}={v}")?;
@@ -159,4 +171,3 @@ pub fn sluice_sink(name: &str, bootstrap: &str, topic: &str, records: u64, bytes
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Row { name: name.into(), records: counted, bytes: bytes * counted / records.max(1), elapsed, peak_rss_mib: peak })
 }
-

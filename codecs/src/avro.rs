@@ -231,22 +231,13 @@ pub fn default_json(schema: &Schema, value: &Value) -> Json {
         Value::String(s) => json!(s),
         // Avro writes bytes defaults as ISO-8859-1 strings.
         Value::Bytes(b) => json!(b.iter().map(|&c| c as char).collect::<String>()),
-        Value::Array(items) => {
-            Json::Array(items.iter().map(|i| schema.value_schema.as_deref().map(|s| default_json(s, i)).unwrap_or(Json::Null)).collect())
-        }
+        Value::Array(items) => Json::Array(items.iter().map(|i| schema.value_schema.as_deref().map(|s| default_json(s, i)).unwrap_or(Json::Null)).collect()),
         Value::Map(entries) => Json::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), schema.value_schema.as_deref().map(|s| default_json(s, v)).unwrap_or(Json::Null)))
-                .collect(),
+            entries.iter().map(|(k, v)| (k.to_string(), schema.value_schema.as_deref().map(|s| default_json(s, v)).unwrap_or(Json::Null))).collect(),
         ),
-        Value::Struct(s) => Json::Object(
-            schema
-                .fields
-                .iter()
-                .map(|f| (f.name.clone(), default_json(&f.schema, s.get(&f.name).unwrap_or(&Value::Null))))
-                .collect(),
-        ),
+        Value::Struct(s) => {
+            Json::Object(schema.fields.iter().map(|f| (f.name.clone(), default_json(&f.schema, s.get(&f.name).unwrap_or(&Value::Null)))).collect())
+        }
     }
 }
 
@@ -270,7 +261,12 @@ mod tests {
         assert_eq!(avro["namespace"], "io.confluent.connect.avro");
         assert!(avro.get("connect.name").is_none(), "an unnamed struct has no connect.name");
         let field = |i: usize| avro["fields"][i]["type"].clone();
-        let cases = [(field(0)["name"].clone(), json!("ConnectDefault2")), (field(1)[1]["name"].clone(), json!("ConnectDefault3")), (field(2), json!("io.confluent.connect.avro.ConnectDefault2")), (field(3)["name"].clone(), json!("ConnectDefault4"))];
+        let cases = [
+            (field(0)["name"].clone(), json!("ConnectDefault2")),
+            (field(1)[1]["name"].clone(), json!("ConnectDefault3")),
+            (field(2), json!("io.confluent.connect.avro.ConnectDefault2")),
+            (field(3)["name"].clone(), json!("ConnectDefault4")),
+        ];
         for (got, want) in cases {
             assert_eq!(got, want);
         }

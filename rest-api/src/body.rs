@@ -18,7 +18,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RestError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let msg = if path.is_empty() || path == "." || path == "?" { format!("Invalid request body: {inner}") } else { format!("Invalid value for '{path}': {inner}") };
+        let msg = if path.is_empty() || path == "." || path == "?" {
+            format!("Invalid request body: {inner}")
+        } else {
+            format!("Invalid value for '{path}': {inner}")
+        };
         RestError::new(StatusCode::BAD_REQUEST, msg)
     })
 }

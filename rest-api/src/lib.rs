@@ -114,9 +114,9 @@ pub async fn serve(
         None => axum_server::from_tcp(listener)?.handle(handle).serve(app.into_make_service()).await,
         Some(files) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                .await
-                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot load TLS certificate/key ({} / {}): {e}", files.cert.display(), files.key.display())))?;
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot load TLS certificate/key ({} / {}): {e}", files.cert.display(), files.key.display()))
+            })?;
             axum_server::tls_rustls::from_tcp_rustls(listener, config)?.handle(handle).serve(app.into_make_service()).await
         }
     }

@@ -13,10 +13,10 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::RestError;
 use crate::body::{ConfigBody, PatchBody, parse};
 use crate::herder::Herder;
 use crate::types::*;
-use crate::RestError;
 
 pub type SharedHerder = Arc<dyn Herder>;
 type Res<T> = Result<T, RestError>;
@@ -158,10 +158,9 @@ async fn create_connector(State(h): State<SharedHerder>, body: Bytes) -> Res<Res
 /// Connect's rule: a `name` in the config must equal the connector's name; a missing one is added.
 fn checked_config(name: &str, mut config: ConfigMap) -> Res<ConfigMap> {
     match config.get("name") {
-        Some(included) if included != name => Err(RestError::new(
-            StatusCode::BAD_REQUEST,
-            format!("Connector name configuration ({included}) doesn't match connector name in the URL ({name})"),
-        )),
+        Some(included) if included != name => {
+            Err(RestError::new(StatusCode::BAD_REQUEST, format!("Connector name configuration ({included}) doesn't match connector name in the URL ({name})")))
+        }
         Some(_) => Ok(config),
         None => {
             config.insert("name".into(), name.to_string());

@@ -72,7 +72,8 @@ impl RestSecurity {
             sec.bearer = Some(read(path)?.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect());
         }
         if !cors_origin.is_empty() {
-            sec.cors_origin = Some(HeaderValue::from_str(cors_origin).map_err(|e| SecurityError::Invalid { key: "access.control.allow.origin", message: e.to_string() })?);
+            sec.cors_origin =
+                Some(HeaderValue::from_str(cors_origin).map_err(|e| SecurityError::Invalid { key: "access.control.allow.origin", message: e.to_string() })?);
             let methods = if cors_methods.is_empty() { "GET,POST,HEAD" } else { cors_methods };
             sec.cors_methods = methods
                 .split(',')
@@ -123,10 +124,11 @@ async fn authenticate(security: Arc<RestSecurity>, request: Request, next: Next)
 /// Wraps the router with authentication and CORS as configured.
 pub fn apply(router: axum::Router, security: Arc<RestSecurity>) -> axum::Router {
     let cors = security.cors_origin.clone().map(|origin| {
-        tower_http::cors::CorsLayer::new()
-            .allow_origin(origin)
-            .allow_methods(security.cors_methods.clone())
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+        tower_http::cors::CorsLayer::new().allow_origin(origin).allow_methods(security.cors_methods.clone()).allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+        ])
     });
     let sec = security.clone();
     let router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| authenticate(sec.clone(), req, next)));

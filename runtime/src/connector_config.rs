@@ -17,7 +17,13 @@ const TOPIC_CREATION: &str = "Topic Creation";
 /// Keys of every connector.
 pub fn common_def() -> ConfigDef {
     ConfigDef::new()
-        .define(ConfigKey::new("name", ConfigType::String).importance(Importance::High).group(COMMON, 1).validator(Validator::NonEmptyString).doc("Globally unique name to use for this connector."))
+        .define(
+            ConfigKey::new("name", ConfigType::String)
+                .importance(Importance::High)
+                .group(COMMON, 1)
+                .validator(Validator::NonEmptyString)
+                .doc("Globally unique name to use for this connector."),
+        )
         .define(
             ConfigKey::new("connector.class", ConfigType::String)
                 .importance(Importance::High)
@@ -32,31 +38,108 @@ pub fn common_def() -> ConfigDef {
                 .validator(Validator::at_least(1.0))
                 .doc("Maximum number of tasks to use for this connector."),
         )
-        .define(ConfigKey::new("key.converter", ConfigType::Class).default("").importance(Importance::Low).group(COMMON, 4).doc("Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka. Empty: the worker's."))
-        .define(ConfigKey::new("value.converter", ConfigType::Class).default("").importance(Importance::Low).group(COMMON, 5).doc("Converter class for values. Empty: the worker's."))
-        .define(ConfigKey::new("header.converter", ConfigType::Class).default("").importance(Importance::Low).group(COMMON, 6).doc("HeaderConverter class. Empty: the worker's."))
-        .define(ConfigKey::new("transforms", ConfigType::List).default("").importance(Importance::Low).group(TRANSFORMS, 1).doc("Aliases for the transformations to be applied to records."))
-        .define(ConfigKey::new("predicates", ConfigType::List).default("").importance(Importance::Low).group("Predicates", 1).doc("Aliases for the predicates used by transformations."))
+        .define(
+            ConfigKey::new("key.converter", ConfigType::Class)
+                .default("")
+                .importance(Importance::Low)
+                .group(COMMON, 4)
+                .doc("Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka. Empty: the worker's."),
+        )
+        .define(
+            ConfigKey::new("value.converter", ConfigType::Class)
+                .default("")
+                .importance(Importance::Low)
+                .group(COMMON, 5)
+                .doc("Converter class for values. Empty: the worker's."),
+        )
+        .define(
+            ConfigKey::new("header.converter", ConfigType::Class)
+                .default("")
+                .importance(Importance::Low)
+                .group(COMMON, 6)
+                .doc("HeaderConverter class. Empty: the worker's."),
+        )
+        .define(
+            ConfigKey::new("transforms", ConfigType::List)
+                .default("")
+                .importance(Importance::Low)
+                .group(TRANSFORMS, 1)
+                .doc("Aliases for the transformations to be applied to records."),
+        )
+        .define(
+            ConfigKey::new("predicates", ConfigType::List)
+                .default("")
+                .importance(Importance::Low)
+                .group("Predicates", 1)
+                .doc("Aliases for the predicates used by transformations."),
+        )
         .merge(&error_def(false))
 }
 
 /// Keys of sink connectors on top of [`common_def`].
 pub fn sink_def() -> ConfigDef {
     common_def()
-        .define(ConfigKey::new("topics", ConfigType::List).default("").importance(Importance::High).group(COMMON, 4).doc("List of topics to consume, separated by commas"))
-        .define(ConfigKey::new("topics.regex", ConfigType::String).default("").importance(Importance::High).group(COMMON, 4).doc("Regular expression giving topics to consume."))
+        .define(
+            ConfigKey::new("topics", ConfigType::List)
+                .default("")
+                .importance(Importance::High)
+                .group(COMMON, 4)
+                .doc("List of topics to consume, separated by commas"),
+        )
+        .define(
+            ConfigKey::new("topics.regex", ConfigType::String)
+                .default("")
+                .importance(Importance::High)
+                .group(COMMON, 4)
+                .doc("Regular expression giving topics to consume."),
+        )
         .merge(&error_def(true))
 }
 
 /// Keys of source connectors on top of [`common_def`].
 pub fn source_def() -> ConfigDef {
     common_def()
-        .define(ConfigKey::new("topic.creation.groups", ConfigType::List).default("").importance(Importance::Low).group(TOPIC_CREATION, 1).doc("Groups of configurations for topics created by source connectors"))
-        .define(ConfigKey::new("topic.creation.default.replication.factor", ConfigType::Short).default("-2").importance(Importance::Low).group(TOPIC_CREATION, 2).doc("Replication factor for new topics; -1 for the broker's default. Unset: the connector's topics are not created by Sluice."))
-        .define(ConfigKey::new("topic.creation.default.partitions", ConfigType::Int).default("-2").importance(Importance::Low).group(TOPIC_CREATION, 3).doc("Partitions of new topics; -1 for the broker's default. Unset: the connector's topics are not created by Sluice."))
-        .define(ConfigKey::new("exactly.once.support", ConfigType::String).default("requested").importance(Importance::Medium).validator(Validator::one_of_ignore_case(&["requested", "required"])).doc("Whether exactly-once support is required for the connector."))
-        .define(ConfigKey::new("transaction.boundary", ConfigType::String).default("poll").importance(Importance::Medium).validator(Validator::one_of_ignore_case(&["poll", "interval", "connector"])).doc("Transaction boundaries for exactly-once source connectors."))
-        .define(ConfigKey::new("offsets.storage.topic", ConfigType::String).default("").importance(Importance::Low).doc("The name of a separate offsets topic to use for this connector."))
+        .define(
+            ConfigKey::new("topic.creation.groups", ConfigType::List)
+                .default("")
+                .importance(Importance::Low)
+                .group(TOPIC_CREATION, 1)
+                .doc("Groups of configurations for topics created by source connectors"),
+        )
+        .define(
+            ConfigKey::new("topic.creation.default.replication.factor", ConfigType::Short)
+                .default("-2")
+                .importance(Importance::Low)
+                .group(TOPIC_CREATION, 2)
+                .doc("Replication factor for new topics; -1 for the broker's default. Unset: the connector's topics are not created by Sluice."),
+        )
+        .define(
+            ConfigKey::new("topic.creation.default.partitions", ConfigType::Int)
+                .default("-2")
+                .importance(Importance::Low)
+                .group(TOPIC_CREATION, 3)
+                .doc("Partitions of new topics; -1 for the broker's default. Unset: the connector's topics are not created by Sluice."),
+        )
+        .define(
+            ConfigKey::new("exactly.once.support", ConfigType::String)
+                .default("requested")
+                .importance(Importance::Medium)
+                .validator(Validator::one_of_ignore_case(&["requested", "required"]))
+                .doc("Whether exactly-once support is required for the connector."),
+        )
+        .define(
+            ConfigKey::new("transaction.boundary", ConfigType::String)
+                .default("poll")
+                .importance(Importance::Medium)
+                .validator(Validator::one_of_ignore_case(&["poll", "interval", "connector"]))
+                .doc("Transaction boundaries for exactly-once source connectors."),
+        )
+        .define(
+            ConfigKey::new("offsets.storage.topic", ConfigType::String)
+                .default("")
+                .importance(Importance::Low)
+                .doc("The name of a separate offsets topic to use for this connector."),
+        )
 }
 
 /// The definition of a plugin's whole config: the runtime's keys plus the plugin's own.
@@ -75,9 +158,11 @@ pub struct ValidatedConnectorConfig {
 
 /// The plugin a config names in `connector.class`.
 pub fn plugin_of(plugins: &Plugins, props: &Props) -> ConnectResult<ConnectorPlugin> {
-    let class = props.get("connector.class").map(|c| c.trim()).filter(|c| !c.is_empty()).ok_or_else(|| {
-        ConnectError::config("connector.class", "Missing required configuration \"connector.class\" which has no default value.")
-    })?;
+    let class = props
+        .get("connector.class")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ConnectError::config("connector.class", "Missing required configuration \"connector.class\" which has no default value."))?;
     plugins.connector(class).map(Clone::clone).map_err(|e| ConnectError::config("connector.class", e.to_string()))
 }
 
@@ -113,7 +198,13 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
             add_error(&mut results, &field, message);
         } else {
             // A key of a transform or predicate (`transforms.X.type`, ...): its own entry.
-            results.push(ConfigValueInfo { name: field.clone(), value: props.get(&field).cloned(), recommended_values: Vec::new(), errors: vec![message], visible: true });
+            results.push(ConfigValueInfo {
+                name: field.clone(),
+                value: props.get(&field).cloned(),
+                recommended_values: Vec::new(),
+                errors: vec![message],
+                visible: true,
+            });
         }
     }
     for key in ["key.converter", "value.converter"] {
@@ -141,7 +232,11 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
             (false, true) => {
                 let dlq = get("errors.deadletterqueue.topic.name");
                 if !dlq.is_empty() && topics.contains(&dlq) {
-                    add_error(&mut results, "topics", format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics'=[{}]) consumed by the connector", topics.join(", ")));
+                    add_error(
+                        &mut results,
+                        "topics",
+                        format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics'=[{}]) consumed by the connector", topics.join(", ")),
+                    );
                 }
             }
         }
@@ -168,7 +263,11 @@ fn check_exactly_once_keys(results: &mut [ConfigValueInfo], props: &Props) {
     }
     let boundary = get("transaction.boundary");
     if !boundary.is_empty() && boundary != "poll" {
-        add_error(results, "transaction.boundary", format!("'{boundary}' needs exactly-once source support (KIP-618), which Sluice does not run yet; remove the key"));
+        add_error(
+            results,
+            "transaction.boundary",
+            format!("'{boundary}' needs exactly-once source support (KIP-618), which Sluice does not run yet; remove the key"),
+        );
     }
 }
 
@@ -237,7 +336,10 @@ mod tests {
         let with = |extra: &[(&str, &str)]| props(&base.iter().chain(extra.iter()).copied().collect::<Vec<_>>());
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("transforms", "r")], "transforms.r.type"),
-            (&[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.RegexRouter"), ("transforms.r.regex", "(")], "transforms.r.regex"),
+            (
+                &[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.RegexRouter"), ("transforms.r.regex", "(")],
+                "transforms.r.regex",
+            ),
             (&[("transforms", "f"), ("transforms.f.type", "Filter"), ("transforms.f.predicate", "missing")], "transforms.f.predicate"),
             (&[("predicates", "t"), ("predicates.t.type", "TopicNameMatches")], "predicates.t.pattern"),
             (&[("errors.tolerance", "some")], "errors.tolerance"),

@@ -19,9 +19,20 @@ use crate::worker_config::WorkerConfig;
 
 /// Java client keys librdkafka does not know.
 const JAVA_ONLY: &[&str] = &[
-    "key.serializer", "value.serializer", "key.deserializer", "value.deserializer", "buffer.memory", "max.block.ms",
-    "interceptor.classes", "partitioner.class", "max.poll.records", "metric.reporters", "security.providers",
-    "default.api.timeout.ms", "exclude.internal.topics", "client.dns.lookup",
+    "key.serializer",
+    "value.serializer",
+    "key.deserializer",
+    "value.deserializer",
+    "buffer.memory",
+    "max.block.ms",
+    "interceptor.classes",
+    "partitioner.class",
+    "max.poll.records",
+    "metric.reporters",
+    "security.providers",
+    "default.api.timeout.ms",
+    "exclude.internal.topics",
+    "client.dns.lookup",
 ];
 
 fn apply(cfg: &mut ClientConfig, props: &Props) {
@@ -81,10 +92,7 @@ pub fn admin_client(worker: &WorkerConfig) -> ConnectResult<AdminClient<DefaultC
 }
 
 /// Creates topics (with the partitions and replication given) unless they exist.
-pub async fn create_topics(
-    admin: &AdminClient<DefaultClientContext>,
-    topics: &[(&str, i32, i32, Vec<(String, String)>)],
-) -> ConnectResult<()> {
+pub async fn create_topics(admin: &AdminClient<DefaultClientContext>, topics: &[(&str, i32, i32, Vec<(String, String)>)]) -> ConnectResult<()> {
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|(name, partitions, replication, configs)| {
@@ -121,20 +129,13 @@ impl TopicCreator {
     pub fn new(worker: &WorkerConfig, connector_props: &Props) -> ConnectResult<TopicCreator> {
         let get = |k: &str| connector_props.get(k).and_then(|v| v.trim().parse::<i32>().ok());
         let enabled = worker.parsed.boolean("topic.creation.enable").unwrap_or(true);
-        let (replication, partitions) =
-            (get("topic.creation.default.replication.factor"), get("topic.creation.default.partitions"));
+        let (replication, partitions) = (get("topic.creation.default.replication.factor"), get("topic.creation.default.partitions"));
         let configs: Vec<(String, String)> = sluice_sdk::config::strip_prefix(connector_props, "topic.creation.default.")
             .into_iter()
             .filter(|(k, _)| k != "replication.factor" && k != "partitions" && k != "include" && k != "exclude")
             .collect();
         match (enabled, replication, partitions) {
-            (true, Some(r), Some(p)) => Ok(TopicCreator {
-                admin: Some(admin_client(worker)?),
-                partitions: p,
-                replication: r,
-                configs,
-                seen: HashSet::new(),
-            }),
+            (true, Some(r), Some(p)) => Ok(TopicCreator { admin: Some(admin_client(worker)?), partitions: p, replication: r, configs, seen: HashSet::new() }),
             _ => Ok(TopicCreator { admin: None, partitions: 0, replication: 0, configs, seen: HashSet::new() }),
         }
     }

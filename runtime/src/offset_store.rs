@@ -122,10 +122,7 @@ impl OffsetStore {
         if offsets.is_empty() {
             return Ok(());
         }
-        let entries = offsets
-            .iter()
-            .map(|(p, o)| (offset_key(connector, p), o.as_ref().map(|o| Json::Object(o.clone()).to_string().into_bytes())))
-            .collect();
+        let entries = offsets.iter().map(|(p, o)| (offset_key(connector, p), o.as_ref().map(|o| Json::Object(o.clone()).to_string().into_bytes()))).collect();
         self.backing.write(entries).await?;
         let mut data = self.data.write().map_err(|_| ConnectError::fatal("offset store lock poisoned"))?;
         let map = data.entry(connector.to_string()).or_default();
@@ -218,8 +215,7 @@ impl OffsetBackingStore for FileOffsetBackingStore {
             };
         }
         let offsets: Vec<Json> = entries.iter().map(|(k, v)| Json::Array(vec![Json::from(k.clone()), Json::from(v.clone())])).collect();
-        let body = serde_json::to_vec_pretty(&serde_json::json!({ "format": FILE_FORMAT, "offsets": offsets }))
-            .map_err(ConnectError::fatal)?;
+        let body = serde_json::to_vec_pretty(&serde_json::json!({ "format": FILE_FORMAT, "offsets": offsets })).map_err(ConnectError::fatal)?;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&path, &body))
             .await

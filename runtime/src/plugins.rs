@@ -122,8 +122,7 @@ impl Plugins {
         use sluice_connector_clickhouse::{CLASS as CLICKHOUSE, ClickHouseSinkConnector, ClickHouseSinkTask, VERSION as CLICKHOUSE_VERSION};
         use sluice_connector_datagen::{CLASS as DATAGEN, DatagenConnector, DatagenTask};
         use sluice_connector_file::{
-            FileStreamSinkConnector, FileStreamSinkTask, FileStreamSourceConnector, FileStreamSourceTask, SINK_CLASS, SOURCE_CLASS,
-            VERSION as FILE_VERSION,
+            FileStreamSinkConnector, FileStreamSinkTask, FileStreamSourceConnector, FileStreamSourceTask, SINK_CLASS, SOURCE_CLASS, VERSION as FILE_VERSION,
         };
         let runtime_version = env!("CARGO_PKG_VERSION").to_string();
         let connectors = vec![
@@ -303,11 +302,9 @@ impl Plugins {
 
     /// The transformation called `name` (its class name, or the name after the package).
     pub fn transformation(&self, name: &str) -> Result<&TransformPlugin, PluginError> {
-        self.transformations.iter().find(|p| sluice_transforms::aliases(p.class).iter().any(|a| a == name)).ok_or_else(|| {
-            PluginError::UnknownTransformation {
-                name: name.to_string(),
-                available: self.transformations.iter().map(|p| p.class).collect::<Vec<_>>().join(", "),
-            }
+        self.transformations.iter().find(|p| sluice_transforms::aliases(p.class).iter().any(|a| a == name)).ok_or_else(|| PluginError::UnknownTransformation {
+            name: name.to_string(),
+            available: self.transformations.iter().map(|p| p.class).collect::<Vec<_>>().join(", "),
         })
     }
 
@@ -329,11 +326,9 @@ impl Plugins {
 
     /// A new converter called `name` (any alias).
     pub fn converter(&self, name: &str) -> Result<Box<dyn Converter>, PluginError> {
-        self.converters.iter().find(|p| p.desc.aliases().iter().any(|a| a == name)).map(|p| (p.factory)()).ok_or_else(|| {
-            PluginError::UnknownConverter {
-                name: name.to_string(),
-                available: self.converters.iter().map(|p| p.desc.class.as_str()).collect::<Vec<_>>().join(", "),
-            }
+        self.converters.iter().find(|p| p.desc.aliases().iter().any(|a| a == name)).map(|p| (p.factory)()).ok_or_else(|| PluginError::UnknownConverter {
+            name: name.to_string(),
+            available: self.converters.iter().map(|p| p.desc.class.as_str()).collect::<Vec<_>>().join(", "),
         })
     }
 }
@@ -348,7 +343,8 @@ mod tests {
         assert!(Plugins::builtin().connector(class).is_err());
         assert!(Plugins::builtin().with_test_plugins().connector(class).is_ok());
         let worker = |extra: &[(&str, &str)]| {
-            let mut props: sluice_sdk::Props = [("offset.storage.file.filename", "/tmp/o")].iter().chain(extra).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let mut props: sluice_sdk::Props =
+                [("offset.storage.file.filename", "/tmp/o")].iter().chain(extra).map(|(k, v)| (k.to_string(), v.to_string())).collect();
             props.insert("bootstrap.servers".into(), "127.0.0.1:9092".into());
             crate::worker_config::WorkerConfig::from_props(props, crate::worker_config::Mode::Standalone).expect("worker config")
         };

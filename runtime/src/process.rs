@@ -72,10 +72,8 @@ impl RestListener {
 /// Fails with a clear message if no broker answers within 15 s; returns the cluster id.
 pub async fn check_broker(config: &WorkerConfig) -> anyhow::Result<Option<String>> {
     let servers = config.bootstrap_servers();
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &servers)
-        .create()
-        .with_context(|| format!("invalid bootstrap.servers '{servers}'"))?;
+    let consumer: BaseConsumer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", &servers).create().with_context(|| format!("invalid bootstrap.servers '{servers}'"))?;
     let found = tokio::task::spawn_blocking(move || {
         consumer.fetch_metadata(None, Duration::from_secs(15)).map(|m| (m.brokers().len(), consumer.client().fetch_cluster_id(Duration::from_secs(5))))
     })

@@ -24,21 +24,18 @@ pub fn pages(plugins: &Plugins) -> Vec<(String, String)> {
         };
         let name = simple_name(&c.desc.class);
         let file = format!("{name}.md");
-        let intro = format!(
-            "`{}`, a {kind} connector. Every connector also takes the keys in [connector-common.md](connector-common.md).",
-            c.desc.class
-        );
+        let intro = format!("`{}`, a {kind} connector. Every connector also takes the keys in [connector-common.md](connector-common.md).", c.desc.class);
         pages.push((file.clone(), page(name, &intro, &body(&def, 2))));
         index.push((file, format!("`{}` ({kind})", c.desc.class)));
     }
 
     let converters: Vec<(String, ConfigDef)> = plugins.converters().iter().map(|c| (c.desc.class.clone(), (c.factory)().config_def())).collect();
-    pages.push(("converters.md".into(), page("Converters", "Keys of each converter, given with the `key.converter.` or `value.converter.` prefix.", &sections(&converters))));
-    let transforms: Vec<(String, ConfigDef)> = plugins
-        .transformations()
-        .iter()
-        .map(|t| (t.class.to_string(), ((t.sink)() as Box<dyn sluice_sdk::Transform<SinkRecord>>).config_def()))
-        .collect();
+    pages.push((
+        "converters.md".into(),
+        page("Converters", "Keys of each converter, given with the `key.converter.` or `value.converter.` prefix.", &sections(&converters)),
+    ));
+    let transforms: Vec<(String, ConfigDef)> =
+        plugins.transformations().iter().map(|t| (t.class.to_string(), ((t.sink)() as Box<dyn sluice_sdk::Transform<SinkRecord>>).config_def())).collect();
     pages.push(("transforms.md".into(), page("Transforms", "Keys of each transform, given as `transforms.ALIAS.KEY`.", &sections(&transforms))));
     let predicates: Vec<(String, ConfigDef)> = plugins
         .predicates()
@@ -61,7 +58,10 @@ pub fn pages(plugins: &Plugins) -> Vec<(String, String)> {
         ("Sink connectors".to_string(), without(&crate::connector_config::sink_def(), &common)),
         ("Source connectors".to_string(), without(&crate::connector_config::source_def(), &common)),
     ];
-    pages.push(("connector-common.md".into(), page("Keys every connector has", "The runtime's own keys of a connector config, on top of the plugin's.", &sections(&connector_common))));
+    pages.push((
+        "connector-common.md".into(),
+        page("Keys every connector has", "The runtime's own keys of a connector config, on top of the plugin's.", &sections(&connector_common)),
+    ));
 
     let worker = crate::worker_config::common_def();
     let worker_sections = [
@@ -171,7 +171,11 @@ mod tests {
         for class in classes {
             assert!(all.contains(&format!("`{class}`")), "{class} has no reference");
         }
-        let cases = [("S3SinkConnector.md", "\n## `s3.bucket.name`\n"), ("worker.md", "`offset.storage.file.filename`"), ("connector-common.md", "`errors.deadletterqueue.topic.name`")];
+        let cases = [
+            ("S3SinkConnector.md", "\n## `s3.bucket.name`\n"),
+            ("worker.md", "`offset.storage.file.filename`"),
+            ("connector-common.md", "`errors.deadletterqueue.topic.name`"),
+        ];
         for (file, part) in cases {
             let text = pages.iter().find(|(f, _)| f == file).map(|(_, t)| t.as_str()).unwrap_or_default();
             assert!(text.contains(part), "{file} lacks {part}");

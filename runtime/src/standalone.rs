@@ -20,14 +20,12 @@ use crate::worker_config::{Mode, WorkerConfig};
 /// Runs a standalone worker until SIGINT/SIGTERM.
 pub async fn run(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let config = WorkerConfig::load(&worker_path, Mode::Standalone)?;
-    let connector_configs =
-        connector_paths.iter().map(|p| load_connector_config(p)).collect::<Result<Vec<_>, _>>()?;
+    let connector_configs = connector_paths.iter().map(|p| load_connector_config(p)).collect::<Result<Vec<_>, _>>()?;
     // Every connector config is checked before anything starts, so a bad one costs nothing.
     let plugins = Plugins::for_worker(&config);
     for props in &connector_configs {
         let name = props.get("name").cloned().unwrap_or_default();
-        crate::connector_config::validate(&plugins, &config.providers.resolve(props)?)
-            .with_context(|| format!("invalid config for connector {name}"))?;
+        crate::connector_config::validate(&plugins, &config.providers.resolve(props)?).with_context(|| format!("invalid config for connector {name}"))?;
     }
 
     let rest = RestListener::bind(&config)?;

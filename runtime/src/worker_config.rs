@@ -16,8 +16,17 @@ pub enum Mode {
 
 /// Prefixes of keys that are passed on rather than defined here.
 const PASS_THROUGH_PREFIXES: &[&str] = &[
-    "producer.", "consumer.", "admin.", "key.converter.", "value.converter.", "header.converter.", "config.providers.", "listeners.",
-    "metrics.", "sluice.", "schema.registry.",
+    "producer.",
+    "consumer.",
+    "admin.",
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "config.providers.",
+    "listeners.",
+    "metrics.",
+    "sluice.",
+    "schema.registry.",
 ];
 
 /// Keys of every worker, standalone or distributed.
@@ -113,7 +122,9 @@ impl WorkerConfig {
         {
             return Err(ConnectError::config(
                 EXACTLY_ONCE_SOURCE_SUPPORT,
-                format!("'{eos}' is not supported: Sluice does not run exactly-once source connectors (KIP-618) yet; remove the key or set it to 'disabled' (at-least-once delivery)"),
+                format!(
+                    "'{eos}' is not supported: Sluice does not run exactly-once source connectors (KIP-618) yet; remove the key or set it to 'disabled' (at-least-once delivery)"
+                ),
             ));
         }
         for key in props.keys() {
@@ -157,7 +168,10 @@ impl WorkerConfig {
         } else if let Some(r) = first.strip_prefix("https://") {
             let own = self.parsed.originals().get("listeners.https.ssl.keystore.location").cloned();
             let pem = own.or_else(|| Some(self.string("ssl.keystore.location"))).filter(|p| !p.trim().is_empty()).ok_or_else(|| {
-                ConnectError::config("ssl.keystore.location", "an https:// listener needs ssl.keystore.location: a PEM file with the certificate chain and private key")
+                ConnectError::config(
+                    "ssl.keystore.location",
+                    "an https:// listener needs ssl.keystore.location: a PEM file with the certificate chain and private key",
+                )
             })?;
             let pem = std::path::PathBuf::from(pem.trim());
             (r, Some(sluice_rest_api::TlsFiles { cert: pem.clone(), key: pem }))
@@ -183,9 +197,11 @@ mod tests {
     fn standalone_needs_offset_file_and_names_bad_keys() {
         let err = WorkerConfig::from_props(props(&[]), Mode::Standalone).unwrap_err();
         assert!(matches!(&err, ConnectError::Config { field, .. } if field == "offset.storage.file.filename"), "{err}");
-        let err = WorkerConfig::from_props(props(&[("offset.storage.file.filename", "/tmp/x"), ("offset.flush.interval.ms", "soon")]), Mode::Standalone).unwrap_err();
+        let err =
+            WorkerConfig::from_props(props(&[("offset.storage.file.filename", "/tmp/x"), ("offset.flush.interval.ms", "soon")]), Mode::Standalone).unwrap_err();
         assert!(matches!(&err, ConnectError::Config { field, .. } if field == "offset.flush.interval.ms"), "{err}");
-        let w = WorkerConfig::from_props(props(&[("offset.storage.file.filename", "/tmp/x"), ("listeners", "http://127.0.0.1:18083")]), Mode::Standalone).unwrap();
+        let w =
+            WorkerConfig::from_props(props(&[("offset.storage.file.filename", "/tmp/x"), ("listeners", "http://127.0.0.1:18083")]), Mode::Standalone).unwrap();
         let (host, port, tls) = w.rest_listener().unwrap();
         assert_eq!((host.as_str(), port, tls.is_none()), ("127.0.0.1", 18083, true));
         assert_eq!(w.bootstrap_servers(), "localhost:9092");

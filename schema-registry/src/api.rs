@@ -131,9 +131,8 @@ async fn versions_by_id(State(app): State<App>, Path(id): Path<String>, Query(q)
 async fn subjects(State(app): State<App>, Query(q): Params) -> ApiResult {
     let deleted = flag(&q, "deleted");
     let prefix = q.get("subjectPrefix").cloned().unwrap_or_default();
-    let names: Vec<String> = app.registry.store.read(|st| {
-        st.subjects.keys().filter(|s| s.starts_with(&prefix) && !st.versions(s, deleted).is_empty()).cloned().collect()
-    })?;
+    let names: Vec<String> =
+        app.registry.store.read(|st| st.subjects.keys().filter(|s| s.starts_with(&prefix) && !st.versions(s, deleted).is_empty()).cloned().collect())?;
     ok(json!(names))
 }
 

@@ -309,9 +309,7 @@ pub fn to_avro_value(avro: &Avro, names: &Names, value: &Value) -> Result<AvroVa
         (Avro::Bytes, Value::Bytes(b)) => AvroValue::Bytes(b.clone()),
         (Avro::Fixed(f), Value::Bytes(b)) if b.len() == f.size => AvroValue::Fixed(f.size, b.clone()),
         (Avro::Decimal(_), Value::Bytes(b)) => AvroValue::Decimal(apache_avro::Decimal::from(b.as_slice())),
-        (Avro::Array(a), Value::Array(items)) => {
-            AvroValue::Array(items.iter().map(|i| to_avro_value(&a.items, names, i)).collect::<Result<_>>()?)
-        }
+        (Avro::Array(a), Value::Array(items)) => AvroValue::Array(items.iter().map(|i| to_avro_value(&a.items, names, i)).collect::<Result<_>>()?),
         (Avro::Array(a), Value::Map(entries)) => {
             let Avro::Record(entry) = names.resolve(&a.items)? else { return Err(mismatch(avro, value)) };
             let (ks, vs) = match entry.fields.as_slice() {
@@ -342,8 +340,8 @@ pub fn to_avro_value(avro: &Avro, names: &Names, value: &Value) -> Result<AvroVa
                     let v = s.get_at(i, &f.name).unwrap_or(&Value::Null);
                     match (v, &f.default) {
                         (Value::Null, Some(d)) if !matches!(f.schema, Avro::Union(_)) => {
-                            let d = AvroValue::try_from(d.clone())
-                                .and_then(|d| d.resolve(&f.schema)).map_err(|e| format!("field '{}': default {e}", f.name))?;
+                            let d =
+                                AvroValue::try_from(d.clone()).and_then(|d| d.resolve(&f.schema)).map_err(|e| format!("field '{}': default {e}", f.name))?;
                             Ok((f.name.clone(), d))
                         }
                         _ => Ok((f.name.clone(), to_avro_value(&f.schema, names, v).map_err(|e| format!("field '{}': {e}", f.name))?)),
@@ -420,7 +418,8 @@ pub fn to_connect_value(schema: &Schema, value: AvroValue) -> Result<Value> {
         AvroValue::Uuid(u) => Value::String(u.to_string()),
         AvroValue::Array(items) => match schema.schema_type {
             SchemaType::Map => {
-                let (ks, vs) = (schema.key_schema.as_deref().ok_or("map schema without keys")?, schema.value_schema.as_deref().ok_or("map schema without values")?);
+                let (ks, vs) =
+                    (schema.key_schema.as_deref().ok_or("map schema without keys")?, schema.value_schema.as_deref().ok_or("map schema without values")?);
                 let mut entries = Vec::with_capacity(items.len());
                 for item in items {
                     let AvroValue::Record(mut kv) = item else { return Err("a map entry is not a record".into()) };
@@ -458,7 +457,10 @@ fn union_to_connect(schema: &Schema, inner: AvroValue) -> Result<Value> {
     let mut st = Struct::with_capacity(schema.fields.len());
     let mut placed = false;
     for f in &schema.fields {
-        if !placed && let Ok(v) = to_connect_value(&f.schema, inner.clone()) && f.schema.validate_value(&v).is_ok() {
+        if !placed
+            && let Ok(v) = to_connect_value(&f.schema, inner.clone())
+            && f.schema.validate_value(&v).is_ok()
+        {
             st.set(f.name.clone(), v);
             placed = true;
         } else {

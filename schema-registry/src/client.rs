@@ -101,9 +101,7 @@ impl RegistryClient {
                 }
             })
             .map_err(|e| ClientError::Unavailable(format!("cannot start the registry client thread: {e}")))?;
-        wait(|| ready_rx.recv())
-            .map_err(|_| ClientError::Unavailable("registry client thread died".into()))?
-            .map_err(ClientError::Unavailable)?;
+        wait(|| ready_rx.recv()).map_err(|_| ClientError::Unavailable("registry client thread died".into()))?.map_err(ClientError::Unavailable)?;
         Ok(Arc::new(RegistryClient { urls, user_info, preferred: AtomicUsize::new(0), jobs: std::sync::Mutex::new(tx) }))
     }
 

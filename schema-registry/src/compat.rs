@@ -28,15 +28,8 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 7] = [
-        Level::None,
-        Level::Backward,
-        Level::BackwardTransitive,
-        Level::Forward,
-        Level::ForwardTransitive,
-        Level::Full,
-        Level::FullTransitive,
-    ];
+    pub const ALL: [Level; 7] =
+        [Level::None, Level::Backward, Level::BackwardTransitive, Level::Forward, Level::ForwardTransitive, Level::Full, Level::FullTransitive];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -84,9 +77,7 @@ pub fn can_read(writer: &str, reader: &str) -> Result<Option<String>, String> {
     let r = AvroSchema::parse(&reader_json).map_err(|e| e.to_string())?;
     Ok(match SchemaCompatibility::can_read(&w, &r) {
         Ok(Compatibility::Full) => None,
-        Ok(Compatibility::Partial) => {
-            Some("the reader cannot read every value of the writer (some union branches or enum symbols are missing)".to_string())
-        }
+        Ok(Compatibility::Partial) => Some("the reader cannot read every value of the writer (some union branches or enum symbols are missing)".to_string()),
         Err(e) => Some(e.to_string()),
     })
 }
@@ -104,14 +95,16 @@ pub fn check(level: Level, new: &str, previous: &[(i32, &str)]) -> Vec<String> {
         if level.backward() {
             match can_read(old, new) {
                 Ok(None) => {}
-                Ok(Some(why)) => failed.push(format!("{{errorType:'READER_INCOMPATIBLE', description:'The new schema cannot read data written with the old schema: {why}'}}")),
+                Ok(Some(why)) => failed
+                    .push(format!("{{errorType:'READER_INCOMPATIBLE', description:'The new schema cannot read data written with the old schema: {why}'}}")),
                 Err(e) => failed.push(format!("{{errorType:'INVALID_SCHEMA', description:'{e}'}}")),
             }
         }
         if level.forward() {
             match can_read(new, old) {
                 Ok(None) => {}
-                Ok(Some(why)) => failed.push(format!("{{errorType:'WRITER_INCOMPATIBLE', description:'The old schema cannot read data written with the new schema: {why}'}}")),
+                Ok(Some(why)) => failed
+                    .push(format!("{{errorType:'WRITER_INCOMPATIBLE', description:'The old schema cannot read data written with the new schema: {why}'}}")),
                 Err(e) => failed.push(format!("{{errorType:'INVALID_SCHEMA', description:'{e}'}}")),
             }
         }

@@ -26,9 +26,7 @@ use std::time::Duration;
 use apache_avro::Schema as Avro;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::writer::datum::GenericDatumWriter;
-use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, SchemaRef, Validator, Value,
-};
+use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, SchemaRef, Validator, Value};
 
 use crate::avro_data::{self, Names};
 use crate::client::{ClientConfig, ClientError, RegistryClient};
@@ -195,15 +193,62 @@ impl AvroConverter {
 impl Converter for AvroConverter {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
-            .define(ConfigKey::new("schema.registry.url", ConfigType::List).importance(Importance::High).doc("Comma-separated list of URLs for Schema Registry instances that can be used to register or look up schemas."))
-            .define(ConfigKey::new("auto.register.schemas", ConfigType::Boolean).default("true").importance(Importance::Medium).doc("Specify if the Serializer should attempt to register the Schema with Schema Registry."))
-            .define(ConfigKey::new("use.latest.version", ConfigType::Boolean).default("false").importance(Importance::Low).doc("Specify if the Serializer should use the latest subject version for serialization."))
-            .define(ConfigKey::new("key.subject.name.strategy", ConfigType::Class).default("io.confluent.kafka.serializers.subject.TopicNameStrategy").importance(Importance::Medium).doc("Determines how to construct the subject name under which the key schema is registered."))
-            .define(ConfigKey::new("value.subject.name.strategy", ConfigType::Class).default("io.confluent.kafka.serializers.subject.TopicNameStrategy").importance(Importance::Medium).doc("Determines how to construct the subject name under which the value schema is registered."))
-            .define(ConfigKey::new("basic.auth.credentials.source", ConfigType::String).default("URL").importance(Importance::Medium).validator(Validator::one_of(&["URL", "USER_INFO", "SASL_INHERIT"])).doc("Specify how to pick the credentials for the Basic Auth header."))
-            .define(ConfigKey::new("basic.auth.user.info", ConfigType::Password).default("").importance(Importance::Medium).doc("Specify the user info for the Basic Auth in the form of {username}:{password}."))
-            .define(ConfigKey::new("max.schemas.per.subject", ConfigType::Int).default("1000").importance(Importance::Low).validator(Validator::at_least(1.0)).doc("Maximum number of schemas to create or cache locally."))
-            .define(ConfigKey::new("schema.registry.request.timeout.ms", ConfigType::Int).default("30000").importance(Importance::Low).validator(Validator::at_least(1.0)).doc("Timeout of one request to the registry."))
+            .define(
+                ConfigKey::new("schema.registry.url", ConfigType::List)
+                    .importance(Importance::High)
+                    .doc("Comma-separated list of URLs for Schema Registry instances that can be used to register or look up schemas."),
+            )
+            .define(
+                ConfigKey::new("auto.register.schemas", ConfigType::Boolean)
+                    .default("true")
+                    .importance(Importance::Medium)
+                    .doc("Specify if the Serializer should attempt to register the Schema with Schema Registry."),
+            )
+            .define(
+                ConfigKey::new("use.latest.version", ConfigType::Boolean)
+                    .default("false")
+                    .importance(Importance::Low)
+                    .doc("Specify if the Serializer should use the latest subject version for serialization."),
+            )
+            .define(
+                ConfigKey::new("key.subject.name.strategy", ConfigType::Class)
+                    .default("io.confluent.kafka.serializers.subject.TopicNameStrategy")
+                    .importance(Importance::Medium)
+                    .doc("Determines how to construct the subject name under which the key schema is registered."),
+            )
+            .define(
+                ConfigKey::new("value.subject.name.strategy", ConfigType::Class)
+                    .default("io.confluent.kafka.serializers.subject.TopicNameStrategy")
+                    .importance(Importance::Medium)
+                    .doc("Determines how to construct the subject name under which the value schema is registered."),
+            )
+            .define(
+                ConfigKey::new("basic.auth.credentials.source", ConfigType::String)
+                    .default("URL")
+                    .importance(Importance::Medium)
+                    .validator(Validator::one_of(&["URL", "USER_INFO", "SASL_INHERIT"]))
+                    .doc("Specify how to pick the credentials for the Basic Auth header."),
+            )
+            .define(
+                ConfigKey::new("basic.auth.user.info", ConfigType::Password)
+                    .default("")
+                    .importance(Importance::Medium)
+                    .doc("Specify the user info for the Basic Auth in the form of {username}:{password}."),
+            )
+            .define(
+                ConfigKey::new("max.schemas.per.subject", ConfigType::Int)
+                    .default("1000")
+                    .importance(Importance::Low)
+                    .validator(Validator::at_least(1.0))
+                    .doc("Maximum number of schemas to create or cache locally."),
+            )
+            .define(
+                ConfigKey::new("schema.registry.request.timeout.ms", ConfigType::Int)
+                    .default("30000")
+                    .importance(Importance::Low)
+                    .validator(Validator::at_least(1.0))
+                    .doc("Timeout of one request to the registry."),
+            )
     }
 
     fn configure(&mut self, props: &Props, is_key: bool) -> ConnectResult<()> {
@@ -214,8 +259,8 @@ impl Converter for AvroConverter {
         self.cache_size = cfg.int("max.schemas.per.subject")? as usize;
         let strategy_key = if is_key { "key.subject.name.strategy" } else { "value.subject.name.strategy" };
         let strategy = cfg.string(strategy_key)?;
-        self.strategy = SubjectNameStrategy::parse(&strategy)
-            .ok_or_else(|| ConnectError::config(strategy_key, format!("unknown subject name strategy '{strategy}'")))?;
+        self.strategy =
+            SubjectNameStrategy::parse(&strategy).ok_or_else(|| ConnectError::config(strategy_key, format!("unknown subject name strategy '{strategy}'")))?;
         let urls = cfg.list("schema.registry.url")?;
         let user_info = match cfg.string("basic.auth.credentials.source")?.as_str() {
             "USER_INFO" => {

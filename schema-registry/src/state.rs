@@ -30,13 +30,29 @@ pub struct Reference {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "keytype", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RecordKey {
-    Schema { subject: String, version: i32, magic: i32 },
-    Config { subject: Option<String>, magic: i32 },
-    Mode { subject: Option<String>, magic: i32 },
-    Noop { magic: i32 },
+    Schema {
+        subject: String,
+        version: i32,
+        magic: i32,
+    },
+    Config {
+        subject: Option<String>,
+        magic: i32,
+    },
+    Mode {
+        subject: Option<String>,
+        magic: i32,
+    },
+    Noop {
+        magic: i32,
+    },
     /// Written by Confluent on subject deletes; read and ignored here (the SCHEMA records say it all).
-    DeleteSubject { subject: String },
-    ClearSubject { subject: String },
+    DeleteSubject {
+        subject: String,
+    },
+    ClearSubject {
+        subject: String,
+    },
 }
 
 /// One version of a subject, as stored.
@@ -172,9 +188,7 @@ impl State {
             {
                 return Err("id taken by another schema");
             }
-            if !v.deleted
-                && self.subjects.get(&v.subject).is_some_and(|vs| vs.values().any(|o| !o.deleted && o.id == v.id))
-            {
+            if !v.deleted && self.subjects.get(&v.subject).is_some_and(|vs| vs.values().any(|o| !o.deleted && o.id == v.id)) {
                 return Err("schema already registered under this subject");
             }
         }
@@ -240,16 +254,8 @@ mod tests {
     }
 
     fn value(subject: &str, version: i32, id: i32, schema: &str) -> Vec<u8> {
-        serde_json::to_vec(&SchemaValue {
-            subject: subject.into(),
-            version,
-            id,
-            schema: schema.into(),
-            schema_type: None,
-            references: vec![],
-            deleted: false,
-        })
-        .unwrap()
+        serde_json::to_vec(&SchemaValue { subject: subject.into(), version, id, schema: schema.into(), schema_type: None, references: vec![], deleted: false })
+            .unwrap()
     }
 
     #[test]

@@ -98,14 +98,7 @@ impl Store {
                 }
             })
         };
-        let store = Arc::new(Store {
-            state,
-            applied,
-            producer,
-            topic: topic.to_string(),
-            write_lock: tokio::sync::Mutex::new(()),
-            reader,
-        });
+        let store = Arc::new(Store { state, applied, producer, topic: topic.to_string(), write_lock: tokio::sync::Mutex::new(()), reader });
         store.sync().await?;
         Ok(store)
     }

@@ -404,10 +404,7 @@ impl ConfigDef {
             let raw = match props.get(&k.name).or(k.default_value.as_ref()) {
                 Some(raw) => raw,
                 None => {
-                    return Err(ConnectError::config(
-                        &k.name,
-                        format!("Missing required configuration \"{}\" which has no default value.", k.name),
-                    ));
+                    return Err(ConnectError::config(&k.name, format!("Missing required configuration \"{}\" which has no default value.", k.name)));
                 }
             };
             let v = k.parse(raw).map_err(|m| ConnectError::config(&k.name, m))?;

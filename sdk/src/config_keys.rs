@@ -138,9 +138,7 @@ impl<K> PartialEq<Key<K>> for &str {
 impl ParsedConfig {
     /// The parsed value of `key`, typed by the key's declaration.
     pub fn value<K: KeyKind>(&self, key: Key<K>) -> ConnectResult<K::Value> {
-        self.get(key.name)
-            .and_then(K::read)
-            .ok_or_else(|| ConnectError::config(key.name, format!("not defined as {}", K::TYPE.connect_name())))
+        self.get(key.name).and_then(K::read).ok_or_else(|| ConnectError::config(key.name, format!("not defined as {}", K::TYPE.connect_name())))
     }
 }
 

@@ -135,11 +135,7 @@ impl Schema {
 
     /// A map from `key` to `value`.
     pub fn map(key: Schema, value: Schema) -> Schema {
-        Schema {
-            key_schema: Some(Arc::new(key)),
-            value_schema: Some(Arc::new(value)),
-            ..Schema::of(SchemaType::Map)
-        }
+        Schema { key_schema: Some(Arc::new(key)), value_schema: Some(Arc::new(value)), ..Schema::of(SchemaType::Map) }
     }
 
     /// A struct with no fields yet; add them with [`Schema::field`].
@@ -197,11 +193,7 @@ impl Schema {
     /// Checks that `value` follows this schema (types, required fields, nested values).
     pub fn validate_value(&self, value: &Value) -> Result<(), String> {
         if value.is_null() {
-            return if self.optional || self.default_value.is_some() {
-                Ok(())
-            } else {
-                Err(format!("null value for a required {} schema", self.describe()))
-            };
+            return if self.optional || self.default_value.is_some() { Ok(()) } else { Err(format!("null value for a required {} schema", self.describe())) };
         }
         let ok = matches!(
             (self.schema_type, value),
@@ -579,10 +571,7 @@ mod tests {
 
     #[test]
     fn validate_struct_values() {
-        let schema = Schema::struct_builder()
-            .field("id", Schema::int64())
-            .field("name", Schema::string().optional())
-            .build();
+        let schema = Schema::struct_builder().field("id", Schema::int64()).field("name", Schema::string().optional()).build();
         assert!(schema.validate_value(&Value::Struct(Struct::new().put("id", 1i64))).is_ok());
         let err = schema.validate_value(&Value::Struct(Struct::new().put("id", "x"))).unwrap_err();
         assert!(err.contains("field 'id'"), "{err}");

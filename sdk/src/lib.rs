@@ -29,11 +29,11 @@ pub mod error;
 pub mod record;
 pub mod transform;
 
-pub use config_keys::{Key, KeyKind};
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, ConfigValueInfo, Importance, ParsedConfig, Password, Props, Validator, Width};
+pub use config_keys::{Key, KeyKind};
 pub use connector::{
-    Connector, ConnectorContext, ErrantRecordReporter, OffsetStorageReader, SinkConnector, SinkTask,
-    SinkTaskContext, SourceConnector, SourceTask, SourceTaskContext,
+    Connector, ConnectorContext, ErrantRecordReporter, OffsetStorageReader, SinkConnector, SinkTask, SinkTaskContext, SourceConnector, SourceTask,
+    SourceTaskContext,
 };
 pub use data::{Field, Schema, SchemaRef, SchemaType, Struct, Value};
 pub use error::{ConnectError, ConnectResult};

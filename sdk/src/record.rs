@@ -82,13 +82,7 @@ pub struct SourceRecord {
 
 impl SourceRecord {
     /// A record with no key, headers or explicit partition.
-    pub fn new(
-        source_partition: OffsetMap,
-        source_offset: OffsetMap,
-        topic: impl Into<String>,
-        value_schema: Option<SchemaRef>,
-        value: Value,
-    ) -> SourceRecord {
+    pub fn new(source_partition: OffsetMap, source_offset: OffsetMap, topic: impl Into<String>, value_schema: Option<SchemaRef>, value: Value) -> SourceRecord {
         SourceRecord {
             source_partition,
             source_offset,

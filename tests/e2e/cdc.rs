@@ -427,7 +427,10 @@ fn transaction_metadata_frames_each_transaction_with_begin_and_end() {
     assert_eq!((begin["event_count"].clone(), begin["data_collections"].clone()), (Json::Null, Json::Null));
     assert_eq!(end["id"], id.as_str());
     assert_eq!(end["event_count"], 3);
-    assert_eq!(end["data_collections"], json!([{"data_collection": format!("public.{a}"), "event_count": 2}, {"data_collection": format!("public.{b}"), "event_count": 1}]));
+    assert_eq!(
+        end["data_collections"],
+        json!([{"data_collection": format!("public.{a}"), "event_count": 2}, {"data_collection": format!("public.{b}"), "event_count": 1}])
+    );
     assert_eq!(payload(&tx[3])["event_count"], 1);
     assert_ne!(payload(&tx[2])["id"], id.as_str(), "each transaction its own id");
 
@@ -546,7 +549,11 @@ fn snapshot_under_concurrent_writes_misses_nothing() {
         move || {
             let pg = Pg::connect();
             for start in (before..before + during).step_by(100) {
-                pg.exec(&format!("INSERT INTO {t} SELECT g, 0 FROM generate_series({start}, {}) g; UPDATE {t} SET v = v + 1 WHERE id = {}", start + 99, start - before));
+                pg.exec(&format!(
+                    "INSERT INTO {t} SELECT g, 0 FROM generate_series({start}, {}) g; UPDATE {t} SET v = v + 1 WHERE id = {}",
+                    start + 99,
+                    start - before
+                ));
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
@@ -554,15 +561,17 @@ fn snapshot_under_concurrent_writes_misses_nothing() {
     w.start();
     writer.join().expect("writer");
     let topic = format!("{}.public.{t}", n.prefix);
-    let msgs = consume_until(&topic, Duration::from_secs(90), |m| ids(m).len() as i64 >= before + during && {
-        // every update must be visible too: the final v of ids 0, 100, ..., 1900 is 1
-        let mut last: HashMap<i64, i64> = HashMap::new();
-        for msg in m {
-            if let (Some(id), Some(v)) = (payload(msg)["after"]["id"].as_i64(), payload(msg)["after"]["v"].as_i64()) {
-                last.insert(id, v);
+    let msgs = consume_until(&topic, Duration::from_secs(90), |m| {
+        ids(m).len() as i64 >= before + during && {
+            // every update must be visible too: the final v of ids 0, 100, ..., 1900 is 1
+            let mut last: HashMap<i64, i64> = HashMap::new();
+            for msg in m {
+                if let (Some(id), Some(v)) = (payload(msg)["after"]["id"].as_i64(), payload(msg)["after"]["v"].as_i64()) {
+                    last.insert(id, v);
+                }
             }
+            (0..during / 100).all(|i| last.get(&(i * 100)) == Some(&1))
         }
-        (0..during / 100).all(|i| last.get(&(i * 100)) == Some(&1))
     });
     let reads = msgs.iter().filter(|m| payload(m)["op"] == "r").count();
     assert!(reads as i64 >= before, "{reads} snapshot reads");

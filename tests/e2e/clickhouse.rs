@@ -137,7 +137,13 @@ fn typed_and_schemaless_records_round_trip_every_type() {
         &dir,
         worker_props(&dir, free_port()),
         &[
-            sink(&a, &typed_topic, &typed_table, &ch_url(), &[("value.converter", JSON), ("value.converter.schemas.enable", "true"), ("bufferFlushTime", "200")]),
+            sink(
+                &a,
+                &typed_topic,
+                &typed_table,
+                &ch_url(),
+                &[("value.converter", JSON), ("value.converter.schemas.enable", "true"), ("bufferFlushTime", "200")],
+            ),
             sink(&b, &loose_topic, &loose_table, &ch_url(), &[("bufferFlushTime", "200")]),
         ],
     );
@@ -148,7 +154,8 @@ fn typed_and_schemaless_records_round_trip_every_type() {
         });
     }
     let want_first = "-8\t-16\t-32\t1\t4000000000\t1.5\t2.25\t1\théllo\t\\N\tabc\t123.4500\t2026-01-02\t2026-01-02 03:00:00\t00112233-4455-6677-8899-aabbccddeeff\t[1,2,3]\tblue\t\\N\tzz";
-    let want_second = "127\t0\t7\t2\t0\t-0.5\t10000000000\t0\t\tx\txyz\t-0.0100\t1970-01-02\t1970-01-02 00:00:00\tffffffff-ffff-ffff-ffff-ffffffffffff\t[]\tred\t\\N\tzz";
+    let want_second =
+        "127\t0\t7\t2\t0\t-0.5\t10000000000\t0\t\tx\txyz\t-0.0100\t1970-01-02\t1970-01-02 00:00:00\tffffffff-ffff-ffff-ffff-ffffffffffff\t[]\tred\t\\N\tzz";
     for t in [&typed_table, &loose_table] {
         let got = ch(&format!("SELECT * FROM default.{t} ORDER BY i64 FORMAT TSV"));
         let lines: Vec<&str> = got.lines().collect();
@@ -160,7 +167,9 @@ fn typed_and_schemaless_records_round_trip_every_type() {
 /// A Debezium change event with schema, as the Postgres CDC source writes it (JsonConverter envelope).
 fn change_event(op: &str, before: Option<(i64, &str)>, after: Option<(i64, &str, Option<i64>)>, lsn: i64, with_score: bool) -> String {
     let score_field = if with_score { r#",{"field":"score","type":"int64","optional":true}"# } else { "" };
-    let row_schema = format!(r#"{{"type":"struct","optional":true,"name":"db.public.items.Value","fields":[{{"field":"id","type":"int64"}},{{"field":"name","type":"string","optional":true}}{score_field}]}}"#);
+    let row_schema = format!(
+        r#"{{"type":"struct","optional":true,"name":"db.public.items.Value","fields":[{{"field":"id","type":"int64"}},{{"field":"name","type":"string","optional":true}}{score_field}]}}"#
+    );
     let schema = format!(
         r#"{{"type":"struct","name":"db.public.items.Envelope","fields":[{{"field":"before",{rs}}},{{"field":"after",{rs}}},{{"field":"source","type":"struct","fields":[{{"field":"lsn","type":"int64","optional":true}}]}},{{"field":"op","type":"string"}}]}}"#,
         rs = &row_schema[1..row_schema.len() - 1]
@@ -266,7 +275,11 @@ fn kill_during_load(exactly_once: bool) -> (u64, u64, u64) {
     ch(&format!("CREATE TABLE default.{table} (seq UInt64, pad String) ENGINE = MergeTree ORDER BY seq"));
     let name = unique("ch-kill-sink");
     let eo = if exactly_once { "true" } else { "false" };
-    let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[sink(&name, &topic, &table, &ch_url(), &[("exactlyOnce", eo), ("bufferCount", "2000"), ("bufferFlushTime", "300")])]);
+    let mut w = Worker::new(
+        &dir,
+        worker_props(&dir, free_port()),
+        &[sink(&name, &topic, &table, &ch_url(), &[("exactlyOnce", eo), ("bufferCount", "2000"), ("bufferFlushTime", "300")])],
+    );
     let producer = produce_paced(topic.clone(), 3, n, 10_000);
     w.start();
     let url = ch_url();
@@ -376,7 +389,8 @@ fn clickhouse_down_for_20s_is_retried_and_catches_up_losing_nothing() {
     create_topic(&topic, 2);
     ch_at(&url, &format!("CREATE TABLE default.{table} (seq UInt64, pad String) ENGINE = MergeTree ORDER BY seq"));
     let name = unique("ch-outage-sink");
-    let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[sink(&name, &topic, &table, &url, &[("bufferCount", "2000"), ("bufferFlushTime", "200")])]);
+    let mut w =
+        Worker::new(&dir, worker_props(&dir, free_port()), &[sink(&name, &topic, &table, &url, &[("bufferCount", "2000"), ("bufferFlushTime", "200")])]);
     w.start();
     let producer = produce_paced(topic.clone(), 2, n, 1_000);
     let rows = || count(&url, &format!("SELECT count() FROM default.{table}"));

@@ -99,11 +99,8 @@ fn create(w: &Worker, body: Value) {
 fn running_tasks(w: &Worker, name: &str, tasks: usize) -> Option<BTreeMap<u64, String>> {
     let (code, body) = w.get(&format!("/connectors/{name}/status"))?;
     let list = body["tasks"].as_array()?;
-    let running: BTreeMap<u64, String> = list
-        .iter()
-        .filter(|t| t["state"] == "RUNNING")
-        .filter_map(|t| Some((t["id"].as_u64()?, t["worker_id"].as_str()?.to_string())))
-        .collect();
+    let running: BTreeMap<u64, String> =
+        list.iter().filter(|t| t["state"] == "RUNNING").filter_map(|t| Some((t["id"].as_u64()?, t["worker_id"].as_str()?.to_string()))).collect();
     (code == 200 && body["connector"]["state"] == "RUNNING" && running.len() == tasks && list.len() == tasks).then_some(running)
 }
 
@@ -392,7 +389,8 @@ fn rest_lifecycle_on_a_one_worker_cluster() {
         let (_, o) = w.get(&format!("/connectors/{name}/offsets"))?;
         (o["offsets"].as_array()?.len() == 2).then_some(())
     });
-    let (code, err) = write(&w, "PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 2}, "offset": {"next": 5}}]})));
+    let (code, err) =
+        write(&w, "PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 2}, "offset": {"next": 5}}]})));
     assert_eq!(code, 400, "{err}");
     assert_eq!(write(&w, "PUT", &format!("/connectors/{name}/stop"), None).0, 202);
     wait_for(Duration::from_secs(30), "STOPPED with no tasks", || {
@@ -401,7 +399,8 @@ fn rest_lifecycle_on_a_one_worker_cluster() {
     });
     let (_, offsets) = w.json("GET", &format!("/connectors/{name}/offsets"), None);
     assert!(offsets["offsets"].as_array().is_some_and(|o| o.iter().any(|o| o["partition"] == json!({"task": 0, "tasks": 2}))), "{offsets}");
-    let (code, msg) = write(&w, "PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 2}, "offset": {"next": 5}}]})));
+    let (code, msg) =
+        write(&w, "PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 2}, "offset": {"next": 5}}]})));
     assert_eq!(code, 200, "{msg}");
     let (_, offsets) = w.json("GET", &format!("/connectors/{name}/offsets"), None);
     assert!(offsets["offsets"].as_array().is_some_and(|o| o.contains(&json!({"partition": {"task": 0, "tasks": 2}, "offset": {"next": 5}}))), "{offsets}");

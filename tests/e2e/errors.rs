@@ -62,7 +62,8 @@ fn poison_record_with_tolerance_none_fails_the_task_naming_topic_partition_offse
         Some((state, trace)) if state == "FAILED" => Some(trace),
         _ => None,
     });
-    for part in ["Tolerance exceeded", "VALUE_CONVERTER", "org.apache.kafka.connect.json.JsonConverter", &format!("topic='{topic}'"), "partition=0", "offset=3"] {
+    for part in ["Tolerance exceeded", "VALUE_CONVERTER", "org.apache.kafka.connect.json.JsonConverter", &format!("topic='{topic}'"), "partition=0", "offset=3"]
+    {
         assert!(trace.contains(part), "the trace does not mention {part}: {trace}");
     }
     assert_eq!(w.terminate(), Some(0));
@@ -292,7 +293,10 @@ fn bad_transform_and_error_configs_exit_non_zero_naming_the_key() {
     };
     let cases: &[(&[(&str, &str)], &[&str])] = &[
         (&[("transforms", "route"), ("transforms.route.type", "RegexRouter"), ("transforms.route.regex", "(")], &["transforms.route.regex"]),
-        (&[("transforms", "x"), ("transforms.x.type", "com.example.Nope")], &["transforms.x.type", "com.example.Nope", "org.apache.kafka.connect.transforms.InsertField$Value"]),
+        (
+            &[("transforms", "x"), ("transforms.x.type", "com.example.Nope")],
+            &["transforms.x.type", "com.example.Nope", "org.apache.kafka.connect.transforms.InsertField$Value"],
+        ),
         (&[("transforms", "f"), ("transforms.f.type", "Filter"), ("transforms.f.predicate", "p")], &["transforms.f.predicate"]),
         (&[("errors.retry.timeout", "soon")], &["errors.retry.timeout"]),
         (&[("errors.deadletterqueue.topic.name", "t")], &["topics", "DLQ"]),

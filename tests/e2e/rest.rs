@@ -132,7 +132,8 @@ fn connector_lifecycle_through_rest() {
     wait_state(&w, &name, "RUNNING", 1);
 
     // Offsets: only when STOPPED.
-    let (code, err) = w.json("PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 1}, "offset": {"next": 5}}]})));
+    let (code, err) =
+        w.json("PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 1}, "offset": {"next": 5}}]})));
     assert_eq!(code, 400);
     assert!(err["message"].as_str().unwrap_or("").contains("STOPPED"), "{err}");
     assert_eq!(w.json("PUT", &format!("/connectors/{name}/stop"), None).0, 202);
@@ -143,7 +144,8 @@ fn connector_lifecycle_through_rest() {
     let (_, offsets) = w.json("GET", &format!("/connectors/{name}/offsets"), None);
     let stored = offsets["offsets"].as_array().expect("offsets array").clone();
     assert!(stored.iter().any(|o| o["partition"] == json!({"task": 0, "tasks": 1})), "{offsets}");
-    let (code, msg) = w.json("PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 1}, "offset": {"next": 5}}]})));
+    let (code, msg) =
+        w.json("PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"task": 0, "tasks": 1}, "offset": {"next": 5}}]})));
     assert_eq!(code, 200, "{msg}");
     assert!(msg["message"].as_str().unwrap_or("").contains("altered successfully"));
     let (_, offsets) = w.json("GET", &format!("/connectors/{name}/offsets"), None);
@@ -181,13 +183,25 @@ fn sink_offsets_are_the_consumer_groups() {
     create_topic(&topic, 2);
     let cfg = json!({"connector.class": "FileStreamSink", "topics": topic, "file": w.dir.join("out.txt").display().to_string()});
     assert_eq!(w.json("POST", "/connectors", Some(json!({"name": name, "config": cfg, "initial_state": "STOPPED"}))).0, 201);
-    let (code, msg) = w.json("PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 42}}]})));
+    let (code, msg) = w.json(
+        "PATCH",
+        &format!("/connectors/{name}/offsets"),
+        Some(json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 42}}]})),
+    );
     assert_eq!(code, 200, "{msg}");
     let (_, offsets) = w.json("GET", &format!("/connectors/{name}/offsets"), None);
     assert_eq!(offsets, json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 42}}]}));
-    let (code, err) = w.json("PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"kafka_topic": topic}, "offset": {"kafka_offset": 1}}]})));
+    let (code, err) = w.json(
+        "PATCH",
+        &format!("/connectors/{name}/offsets"),
+        Some(json!({"offsets": [{"partition": {"kafka_topic": topic}, "offset": {"kafka_offset": 1}}]})),
+    );
     assert_eq!(code, 400, "{err}");
-    let (code, err) = w.json("PATCH", &format!("/connectors/{name}/offsets"), Some(json!({"offsets": [{"partition": {"kafka_topic": unique("no-such-topic"), "kafka_partition": 0}, "offset": {"kafka_offset": 1}}]})));
+    let (code, err) = w.json(
+        "PATCH",
+        &format!("/connectors/{name}/offsets"),
+        Some(json!({"offsets": [{"partition": {"kafka_topic": unique("no-such-topic"), "kafka_partition": 0}, "offset": {"kafka_offset": 1}}]})),
+    );
     assert_eq!(code, 400, "{err}");
     assert_eq!(w.json("DELETE", &format!("/connectors/{name}/offsets"), None).0, 200);
     assert_eq!(w.json("GET", &format!("/connectors/{name}/offsets"), None).1, json!({"offsets": []}));
@@ -229,9 +243,21 @@ fn bad_requests_get_connect_errors_never_500() {
     assert_eq!(serde_json::from_str::<Value>(&text).expect("json")["error_code"], 405);
     // Every per-connector endpoint answers 404 for an unknown connector.
     for (m, p) in [
-        ("GET", ""), ("DELETE", ""), ("GET", "/config"), ("PUT", "/pause"), ("PUT", "/resume"), ("PUT", "/stop"), ("POST", "/restart"),
-        ("GET", "/tasks"), ("GET", "/tasks/0/status"), ("POST", "/tasks/0/restart"), ("GET", "/topics"), ("PUT", "/topics/reset"),
-        ("GET", "/offsets"), ("DELETE", "/offsets"), ("GET", "/status"),
+        ("GET", ""),
+        ("DELETE", ""),
+        ("GET", "/config"),
+        ("PUT", "/pause"),
+        ("PUT", "/resume"),
+        ("PUT", "/stop"),
+        ("POST", "/restart"),
+        ("GET", "/tasks"),
+        ("GET", "/tasks/0/status"),
+        ("POST", "/tasks/0/restart"),
+        ("GET", "/topics"),
+        ("PUT", "/topics/reset"),
+        ("GET", "/offsets"),
+        ("DELETE", "/offsets"),
+        ("GET", "/status"),
     ] {
         let (code, text) = w.http(m, &format!("/connectors/ghost{p}"), None).expect("request");
         assert_eq!(code, 404, "{m} {p}: {text}");
@@ -260,7 +286,11 @@ fn plugins_validation_and_loggers() {
     assert_eq!(file["required"], false);
     assert!(w.json("GET", "/connector-plugins/Nope/config", None).0 == 404);
 
-    let (code, v) = w.json("PUT", "/connector-plugins/FileStreamSinkConnector/config/validate", Some(json!({"connector.class": "FileStreamSink", "tasks.max": "x", "name": "v"})));
+    let (code, v) = w.json(
+        "PUT",
+        "/connector-plugins/FileStreamSinkConnector/config/validate",
+        Some(json!({"connector.class": "FileStreamSink", "tasks.max": "x", "name": "v"})),
+    );
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["name"], "org.apache.kafka.connect.file.FileStreamSinkConnector");
     assert_eq!(v["error_count"], 2, "tasks.max and topics: {v}");
@@ -343,12 +373,44 @@ fn openapi_document_matches_the_routes() {
 #[test]
 fn random_requests_never_cause_a_500() {
     let w = empty_worker("rest-fuzz", &[]);
-    let segments = ["connectors", "x", "config", "status", "tasks", "0", "-1", "restart", "pause", "offsets", "connector-plugins", "validate", "%00", "..", "admin", "loggers", "topics", "ü", "999999999999"];
+    let segments = [
+        "connectors",
+        "x",
+        "config",
+        "status",
+        "tasks",
+        "0",
+        "-1",
+        "restart",
+        "pause",
+        "offsets",
+        "connector-plugins",
+        "validate",
+        "%00",
+        "..",
+        "admin",
+        "loggers",
+        "topics",
+        "ü",
+        "999999999999",
+    ];
     let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
     let bodies = [
-        "", "{", "null", "[]", "{}", "1", "\"s\"", r#"{"name":"x"}"#, r#"{"name":"","config":{}}"#, r#"{"config":null}"#,
-        r#"{"name":"x","config":{"connector.class":"FileStreamSink","topics":"t","tasks.max":"-5"}}"#, r#"{"offsets":[{"partition":{}}]}"#,
-        r#"{"offsets":"no"}"#, r#"{"level":5}"#, r#"{"a":[1,2,{"b":null}]}"#,
+        "",
+        "{",
+        "null",
+        "[]",
+        "{}",
+        "1",
+        "\"s\"",
+        r#"{"name":"x"}"#,
+        r#"{"name":"","config":{}}"#,
+        r#"{"config":null}"#,
+        r#"{"name":"x","config":{"connector.class":"FileStreamSink","topics":"t","tasks.max":"-5"}}"#,
+        r#"{"offsets":[{"partition":{}}]}"#,
+        r#"{"offsets":"no"}"#,
+        r#"{"level":5}"#,
+        r#"{"a":[1,2,{"b":null}]}"#,
     ];
     // A deterministic pseudo-random walk over paths, methods and bodies (bounded: 400 requests).
     let mut seed: u64 = 0x5eed;

@@ -73,9 +73,7 @@ impl S3 {
 
     /// Stores `bytes` under `key` with no user metadata.
     fn put_plain(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
-        self.rt
-            .block_on(self.client.put_object().bucket(bucket).key(key).body(bytes.into()).send())
-            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+        self.rt.block_on(self.client.put_object().bucket(bucket).key(key).body(bytes.into()).send()).unwrap_or_else(|e| panic!("put {key}: {e:?}"));
     }
 
     fn count(&self, bucket: &str) -> usize {
@@ -172,7 +170,13 @@ fn json_default_partitioner_writes_confluent_names_per_flush_size() {
     let recs: Vec<Rec> = (0..37).map(|i| (if i < 25 { 0 } else { 1 }, json!({"seq": i, "name": format!("n{i}")}), None)).collect();
     produce(&topic, &recs);
     let name = unique("s3json");
-    let sink = s3_sink(&name, &topic, &bucket, &s3.endpoint, &[("topics.dir", "landing"), ("partitioner.class", "io.confluent.connect.storage.partitioner.DefaultPartitioner")]);
+    let sink = s3_sink(
+        &name,
+        &topic,
+        &bucket,
+        &s3.endpoint,
+        &[("topics.dir", "landing"), ("partitioner.class", "io.confluent.connect.storage.partitioner.DefaultPartitioner")],
+    );
     let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[sink]);
     w.start();
     w.wait_running(&name, 1);
@@ -259,7 +263,8 @@ fn field_partitioner_gzip_kill9_mid_stream_gives_the_objects_of_an_uncrashed_run
     create_topic(&topic, 2);
     let (per_partition, flush) = (1200usize, 40usize);
     let countries = ["de", "fr", "us"];
-    let recs: Vec<Rec> = (0..per_partition * 2).map(|i| ((i % 2) as i32, json!({"seq": i, "country": countries[(i / 2) % 3], "pad": "x".repeat(100)}), None)).collect();
+    let recs: Vec<Rec> =
+        (0..per_partition * 2).map(|i| ((i % 2) as i32, json!({"seq": i, "country": countries[(i / 2) % 3], "pad": "x".repeat(100)}), None)).collect();
     let extra = [
         ("partitioner.class", "io.confluent.connect.storage.partitioner.FieldPartitioner"),
         ("partition.field.name", "country"),
@@ -352,11 +357,8 @@ fn parquet_and_avro_objects_read_back_with_independent_readers() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let reader = SerializedFileReader::new(bytes::Bytes::from(body.clone())).expect("parquet file");
     assert_eq!(reader.metadata().file_metadata().num_rows(), 50);
-    let rows: Vec<Vec<String>> = reader
-        .get_row_iter(None)
-        .expect("rows")
-        .map(|r| r.expect("row").get_column_iter().map(|(n, v)| format!("{n}={v}")).collect())
-        .collect();
+    let rows: Vec<Vec<String>> =
+        reader.get_row_iter(None).expect("rows").map(|r| r.expect("row").get_column_iter().map(|(n, v)| format!("{n}={v}")).collect()).collect();
     assert_eq!(rows[1][..3], ["id=51", "name=\"x\"", "amount=12.75"]);
     assert_eq!(rows[0][1], "name=null");
 
@@ -436,16 +438,22 @@ fn time_based_partitioner_rotates_by_record_time_and_wall_clock() {
     recs.push((0, json!({"seq": 75}), Some(t0 + 80 * 60_000)));
     produce(&topic, &recs);
     let (rt_name, wall_name) = (unique("s3time"), unique("s3wall"));
-    let by_time = s3_sink(&rt_name, &topic, &rt_bucket, &s3.endpoint, &[
-        ("partitioner.class", "io.confluent.connect.storage.partitioner.TimeBasedPartitioner"),
-        ("path.format", "'dt'=YYYY-MM-dd/'hour'=HH"),
-        ("partition.duration.ms", "3600000"),
-        ("locale", "en-US"),
-        ("timezone", "UTC"),
-        ("timestamp.extractor", "Record"),
-        ("flush.size", "1000"),
-        ("rotate.interval.ms", "1500000"),
-    ]);
+    let by_time = s3_sink(
+        &rt_name,
+        &topic,
+        &rt_bucket,
+        &s3.endpoint,
+        &[
+            ("partitioner.class", "io.confluent.connect.storage.partitioner.TimeBasedPartitioner"),
+            ("path.format", "'dt'=YYYY-MM-dd/'hour'=HH"),
+            ("partition.duration.ms", "3600000"),
+            ("locale", "en-US"),
+            ("timezone", "UTC"),
+            ("timestamp.extractor", "Record"),
+            ("flush.size", "1000"),
+            ("rotate.interval.ms", "1500000"),
+        ],
+    );
     let by_wall = s3_sink(&wall_name, &topic, &wall_bucket, &s3.endpoint, &[("flush.size", "1000"), ("rotate.schedule.interval.ms", "2000")]);
     let mut w = Worker::new(&dir, worker_props(&dir, free_port()), &[by_time, by_wall]);
     w.start();
@@ -494,7 +502,16 @@ impl PrivateS3 {
     fn start(&mut self) {
         let bin = std::env::var("SLUICE_CACHE").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env("HOME")).join(".cache/sluice")).join("bin/s3s-fs");
         let child = Command::new(&bin)
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string(), "--access-key", &env("SLUICE_S3_ACCESS_KEY"), "--secret-key", &env("SLUICE_S3_SECRET_KEY")])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--access-key",
+                &env("SLUICE_S3_ACCESS_KEY"),
+                "--secret-key",
+                &env("SLUICE_S3_SECRET_KEY"),
+            ])
             .arg(&self.data)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -177,7 +177,8 @@ fn schema_registry_converter_crate_and_avro_converter_read_each_other() {
     let decoded = AvroDecoder::new(settings()).decode(Some(&ours)).expect("the crate decodes Sluice's bytes");
     assert_eq!(decoded.value, Avro::Record(vec![("beat".into(), Avro::Long(9))]));
     // (Sluice's schema carries `connect.name`, so it is version 2; a fresh encoder asks for the latest.)
-    let latest = AvroEncoder::new(settings()).encode(vec![("beat", Avro::Long(4))], &SubjectNameStrategy::TopicNameStrategy(topic.clone(), false)).expect("latest");
+    let latest =
+        AvroEncoder::new(settings()).encode(vec![("beat", Avro::Long(4))], &SubjectNameStrategy::TopicNameStrategy(topic.clone(), false)).expect("latest");
     assert_eq!(&latest[..5], &ours[..5], "the same schema id");
     assert_eq!(req(&r, "GET", &format!("/subjects/{topic}-value/versions"), None).1, json!([1, 2]));
 }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 /// A service address from the environment; panics with what to do when it is missing.
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: the end-to-end tests need the real services. Run them with `dev/test`, or `dev/stack up && eval \"$(dev/stack env)\"` first.")
+        panic!(
+            "{name} is not set: the end-to-end tests need the real services. Run them with `dev/test`, or `dev/stack up && eval \"$(dev/stack env)\"` first."
+        )
     })
 }
 
@@ -123,11 +125,7 @@ impl Worker {
 
     /// Writes the configs; call [`Worker::start`] to run it.
     pub fn new(dir: &Path, worker: BTreeMap<String, String>, connectors: &[BTreeMap<String, String>]) -> Worker {
-        let rest_port = worker
-            .get("listeners")
-            .and_then(|l| l.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(8083);
+        let rest_port = worker.get("listeners").and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(8083);
         let worker_file = dir.join("worker.properties");
         write_props(&worker_file, &worker);
         let connector_files = connectors
@@ -300,7 +298,8 @@ pub fn consume(topic: &str, n: usize) -> Vec<rdkafka::message::OwnedMessage> {
         .set("bootstrap.servers", bootstrap())
         .set("group.id", unique("reader"))
         .set("topic.metadata.refresh.interval.ms", "500")
-        .create().expect("consumer");
+        .create()
+        .expect("consumer");
     let mut tpl = rdkafka::TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning).expect("tpl");
     consumer.assign(&tpl).expect("assign");

@@ -54,13 +54,7 @@ fn file_sink(name: &str, topic: &str, out: &Path, grant: Option<&Path>) -> BTree
 }
 
 fn faulty(name: &str, topic: &str, fault: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let mut p = props(&[
-        ("name", name),
-        ("connector.class", "FaultySource"),
-        ("topic", topic),
-        ("fault", fault),
-        ("fault.after", "2"),
-    ]);
+    let mut p = props(&[("name", name), ("connector.class", "FaultySource"), ("topic", topic), ("fault", fault), ("fault.after", "2")]);
     p.extend(props(extra));
     p
 }
@@ -95,7 +89,8 @@ fn wasm_source_to_wasm_sink_resumes_from_committed_offsets() {
     let (gen_name, sink_name) = (unique("wgen"), unique("wsink"));
     let port = free_port();
 
-    let mut w = Worker::new(&dir, wasm_worker_props(&dir, port, &plugins), &[generator(&gen_name, &topic, 500), file_sink(&sink_name, &topic, &out, Some(&out_dir))]);
+    let mut w =
+        Worker::new(&dir, wasm_worker_props(&dir, port, &plugins), &[generator(&gen_name, &topic, 500), file_sink(&sink_name, &topic, &out, Some(&out_dir))]);
     w.start();
     w.wait_running(&gen_name, 1);
     w.wait_running(&sink_name, 1);
@@ -103,7 +98,8 @@ fn wasm_source_to_wasm_sink_resumes_from_committed_offsets() {
     assert_eq!(w.terminate(), Some(0));
 
     // Same offsets file, a higher max.records: the generator resumes after its committed offset.
-    let mut w2 = Worker::new(&dir, wasm_worker_props(&dir, port, &plugins), &[generator(&gen_name, &topic, 800), file_sink(&sink_name, &topic, &out, Some(&out_dir))]);
+    let mut w2 =
+        Worker::new(&dir, wasm_worker_props(&dir, port, &plugins), &[generator(&gen_name, &topic, 800), file_sink(&sink_name, &topic, &out, Some(&out_dir))]);
     w2.start();
     wait_for(Duration::from_secs(60), &format!("800 lines after the restart\n{}", w2.log()), || (lines(&out).len() >= 800).then_some(()));
     std::thread::sleep(Duration::from_millis(1000));
@@ -189,7 +185,10 @@ fn wasm_faults_fail_only_their_own_task() {
 
     let log = w.log();
     for (file, reason) in [("broken.wasm", "not a valid WebAssembly component"), ("notes.wasm", "not a valid WebAssembly component")] {
-        assert!(log.lines().any(|l| l.contains("invalid WASM plugin") && l.contains(file) && l.contains(reason)), "{file} listed as invalid with the reason\n{log}");
+        assert!(
+            log.lines().any(|l| l.contains("invalid WASM plugin") && l.contains(file) && l.contains(reason)),
+            "{file} listed as invalid with the reason\n{log}"
+        );
     }
     // ... and over REST, with the same reason.
     let (code, invalid) = w.get("/connector-plugins/invalid").expect("REST answers");

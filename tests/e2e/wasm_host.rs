@@ -53,10 +53,13 @@ fn discovers_examples_with_their_info_and_rejects_garbage() {
         }
     }
     names.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(names, vec![
-        ("com.example.sluice.GeneratorSource".to_string(), PluginKind::Source, "1.0.0".to_string(), true),
-        ("com.example.sluice.MaskFields".to_string(), PluginKind::Transform, "1.0.0".to_string(), true),
-    ]);
+    assert_eq!(
+        names,
+        vec![
+            ("com.example.sluice.GeneratorSource".to_string(), PluginKind::Source, "1.0.0".to_string(), true),
+            ("com.example.sluice.MaskFields".to_string(), PluginKind::Transform, "1.0.0".to_string(), true),
+        ]
+    );
     assert_eq!(invalid.len(), 1);
     assert!(invalid[0].1.contains("not a valid WebAssembly component"), "{}", invalid[0].1);
 }

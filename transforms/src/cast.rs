@@ -2,7 +2,9 @@
 //! (`spec=type`) to int8, int16, int32, int64, float32, float64, boolean or string, with
 //! Connect's rules: numbers truncate, booleans become 1/0, strings are parsed.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Value};
+use sluice_sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Value,
+};
 
 use crate::Smt;
 use crate::util::{FieldUpdate, SchemaCache, Side, update_fields};
@@ -53,7 +55,12 @@ fn parse_spec(items: &[String]) -> ConnectResult<Vec<(Option<String>, SchemaType
         match item.split_once(':') {
             Some((f, t)) => out.push((Some(f.trim().to_string()), parse_type("spec", t)?)),
             None if items.len() == 1 => out.push((None, parse_type("spec", item)?)),
-            None => return Err(ConnectError::config("spec", "Cast transformations that specify a type to cast the entire value to may only specify a single cast in their spec")),
+            None => {
+                return Err(ConnectError::config(
+                    "spec",
+                    "Cast transformations that specify a type to cast the entire value to may only specify a single cast in their spec",
+                ));
+            }
         }
     }
     Ok(out)
@@ -74,7 +81,9 @@ pub fn cast_value(v: &Value, to: SchemaType) -> ConnectResult<Value> {
             Value::Float32(x) => *x as f64,
             Value::Float64(x) => *x,
             Value::Boolean(b) => f64::from(u8::from(*b)),
-            Value::String(s) => s.trim().parse().map_err(|_| ConnectError::data(format!("Value ({s}) was not a valid number to cast to {}", to.connect_name())))?,
+            Value::String(s) => {
+                s.trim().parse().map_err(|_| ConnectError::data(format!("Value ({s}) was not a valid number to cast to {}", to.connect_name())))?
+            }
             _ => return Err(fail()),
         })
     };
@@ -84,7 +93,9 @@ pub fn cast_value(v: &Value, to: SchemaType) -> ConnectResult<Value> {
             Value::Float32(x) => *x as i64,
             Value::Float64(x) => *x as i64,
             Value::Boolean(b) => i64::from(*b),
-            Value::String(s) => s.trim().parse().map_err(|_| ConnectError::data(format!("Value ({s}) was not a valid number to cast to {}", to.connect_name())))?,
+            Value::String(s) => {
+                s.trim().parse().map_err(|_| ConnectError::data(format!("Value ({s}) was not a valid number to cast to {}", to.connect_name())))?
+            }
             _ => return Err(fail()),
         })
     };
@@ -183,7 +194,10 @@ mod tests {
         let schema = Schema::struct_builder().field("ID", Schema::int32()).field("score", Schema::int32().optional()).build();
         let out = t.apply(sink(None, Value::Null, Some(schema), Value::Struct(Struct::new().put("ID", 46).put("score", 4761)))).unwrap().unwrap();
         let s = out.value_schema.unwrap();
-        assert_eq!(s.fields.iter().map(|f| (f.schema.schema_type, f.schema.optional)).collect::<Vec<_>>(), vec![(SchemaType::String, false), (SchemaType::Float64, true)]);
+        assert_eq!(
+            s.fields.iter().map(|f| (f.schema.schema_type, f.schema.optional)).collect::<Vec<_>>(),
+            vec![(SchemaType::String, false), (SchemaType::Float64, true)]
+        );
         assert_eq!(out.value, Value::Struct(Struct::new().put("ID", "46").put("score", 4761.0)));
     }
 

@@ -21,7 +21,9 @@ impl ExtractField {
 
 impl Smt for ExtractField {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(ConfigKey::new("field", ConfigType::String).importance(Importance::Medium).validator(Validator::NonEmptyString).doc("Field name to extract."))
+        ConfigDef::new().define(
+            ConfigKey::new("field", ConfigType::String).importance(Importance::Medium).validator(Validator::NonEmptyString).doc("Field name to extract."),
+        )
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
@@ -63,10 +65,14 @@ mod tests {
     // Connect docs: ExtractField$Key with field=id turns {"id": 42, "cost": 4000} into 42.
     #[test]
     fn doc_example() {
-        let out = configured(Side::Key, "id").apply(sink(None, map(&[("id", Value::Int64(42)), ("cost", Value::Int64(4000))]), None, Value::Null)).unwrap().unwrap();
+        let out =
+            configured(Side::Key, "id").apply(sink(None, map(&[("id", Value::Int64(42)), ("cost", Value::Int64(4000))]), None, Value::Null)).unwrap().unwrap();
         assert_eq!(out.key, Value::Int64(42));
         let schema = Schema::struct_builder().field("id", Schema::int32()).field("cost", Schema::int32()).build();
-        let out = configured(Side::Value, "id").apply(sink(None, Value::Null, Some(schema), Value::Struct(Struct::new().put("id", 42).put("cost", 4000)))).unwrap().unwrap();
+        let out = configured(Side::Value, "id")
+            .apply(sink(None, Value::Null, Some(schema), Value::Struct(Struct::new().put("id", 42).put("cost", 4000))))
+            .unwrap()
+            .unwrap();
         assert_eq!((out.value_schema.unwrap().schema_type, out.value), (sluice_sdk::SchemaType::Int32, Value::Int32(42)));
     }
 

@@ -12,7 +12,9 @@
 //! Records that are not envelopes (no `op` and `after` fields: heartbeats, schema changes)
 //! pass through unchanged. Works on schema'd structs and schemaless maps.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Struct, Validator, Value};
+use sluice_sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Struct, Validator, Value,
+};
 
 use sluice_codecs::debezium::{self, field as get};
 
@@ -45,7 +47,13 @@ pub struct ExtractNewRecordState {
 
 impl Default for ExtractNewRecordState {
     fn default() -> Self {
-        ExtractNewRecordState { drop_tombstones: true, delete_mode: DeleteMode::Drop, add_fields: Vec::new(), add_headers: Vec::new(), cache: SchemaCache::default() }
+        ExtractNewRecordState {
+            drop_tombstones: true,
+            delete_mode: DeleteMode::Drop,
+            add_fields: Vec::new(),
+            add_headers: Vec::new(),
+            cache: SchemaCache::default(),
+        }
     }
 }
 
@@ -208,7 +216,11 @@ mod tests {
     }
 
     fn envelope_schema() -> SchemaRef {
-        let source = Schema::struct_builder().name("io.debezium.connector.postgresql.Source").field("table", Schema::string()).field("lsn", Schema::int64().optional()).field("ts_ms", Schema::int64());
+        let source = Schema::struct_builder()
+            .name("io.debezium.connector.postgresql.Source")
+            .field("table", Schema::string())
+            .field("lsn", Schema::int64().optional())
+            .field("ts_ms", Schema::int64());
         Schema::struct_builder()
             .name("dbserver1.inventory.customers.Envelope")
             .field("before", row_schema())
@@ -240,7 +252,10 @@ mod tests {
     fn doc_example_create_with_added_fields_and_headers() {
         let t = configured(&[("add.fields", "op,table,lsn,source.ts_ms"), ("add.headers", "db,op")]);
         let out = t.apply(sink(None, Value::Null, Some(envelope_schema()), envelope("c", None, Some(anne())))).unwrap().unwrap();
-        assert_eq!(out.value, Value::Struct(anne().put("__op", "c").put("__table", "customers").put("__lsn", 33_227_720i64).put("__source_ts_ms", 1_559_033_904_863i64)));
+        assert_eq!(
+            out.value,
+            Value::Struct(anne().put("__op", "c").put("__table", "customers").put("__lsn", 33_227_720i64).put("__source_ts_ms", 1_559_033_904_863i64))
+        );
         let s = out.value_schema.unwrap();
         assert_eq!(s.name.as_deref(), Some("dbserver1.inventory.customers.Value"));
         assert_eq!(s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["id", "first_name", "__op", "__table", "__lsn", "__source_ts_ms"]);
@@ -257,7 +272,10 @@ mod tests {
         assert!(configured(&[("drop.tombstones", "false")]).apply(tombstone()).unwrap().is_some());
         let rewritten = configured(&[("delete.handling.mode", "rewrite")]).apply(delete()).unwrap().unwrap();
         assert_eq!(rewritten.value, Value::Struct(anne().put("__deleted", "true")));
-        let updated = configured(&[("delete.handling.mode", "rewrite")]).apply(sink(None, Value::Null, Some(envelope_schema()), envelope("u", Some(anne()), Some(anne())))).unwrap().unwrap();
+        let updated = configured(&[("delete.handling.mode", "rewrite")])
+            .apply(sink(None, Value::Null, Some(envelope_schema()), envelope("u", Some(anne()), Some(anne()))))
+            .unwrap()
+            .unwrap();
         assert_eq!(updated.value, Value::Struct(anne().put("__deleted", "false")));
         let none = configured(&[("delete.handling.mode", "none")]).apply(delete()).unwrap().unwrap();
         assert_eq!(none.value, Value::Null);

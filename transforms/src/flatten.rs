@@ -68,7 +68,12 @@ impl Flatten {
 
 impl Smt for Flatten {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(ConfigKey::new("delimiter", ConfigType::String).default(".").importance(Importance::Medium).doc("Delimiter to insert between field names from the input record when generating field names for the output record"))
+        ConfigDef::new().define(
+            ConfigKey::new("delimiter", ConfigType::String)
+                .default(".")
+                .importance(Importance::Medium)
+                .doc("Delimiter to insert between field names from the input record when generating field names for the output record"),
+        )
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
@@ -120,9 +125,20 @@ mod tests {
     // Connect docs: delimiter=_ on {"content": {"id": 42, "name": {"first": "David", "middle": null, "last": "Wong"}}}.
     #[test]
     fn doc_example_schemaless() {
-        let v = map(&[("content", map(&[("id", Value::Int64(42)), ("name", map(&[("first", "David".into()), ("middle", Value::Null), ("last", "Wong".into())]))]))]);
+        let v = map(&[(
+            "content",
+            map(&[("id", Value::Int64(42)), ("name", map(&[("first", "David".into()), ("middle", Value::Null), ("last", "Wong".into())]))]),
+        )]);
         let out = configured(&[("delimiter", "_")]).apply(sink(None, Value::Null, None, v)).unwrap().unwrap();
-        assert_eq!(out.value, map(&[("content_id", Value::Int64(42)), ("content_name_first", "David".into()), ("content_name_middle", Value::Null), ("content_name_last", "Wong".into())]));
+        assert_eq!(
+            out.value,
+            map(&[
+                ("content_id", Value::Int64(42)),
+                ("content_name_first", "David".into()),
+                ("content_name_middle", Value::Null),
+                ("content_name_last", "Wong".into())
+            ])
+        );
     }
 
     #[test]
@@ -132,7 +148,13 @@ mod tests {
         let v = Struct::new().put("id", 42).put("name", Struct::new().put("first", "David").put("last", "Wong")).put("tags", Value::Array(vec!["a".into()]));
         let out = configured(&[]).apply(sink(None, Value::Null, Some(schema), Value::Struct(v))).unwrap().unwrap();
         let s = out.value_schema.unwrap();
-        assert_eq!(s.fields.iter().map(|f| (f.name.as_str(), f.schema.optional)).collect::<Vec<_>>(), vec![("id", false), ("name.first", true), ("name.last", true), ("tags", false)]);
-        assert_eq!(out.value, Value::Struct(Struct::new().put("id", 42).put("name.first", "David").put("name.last", "Wong").put("tags", Value::Array(vec!["a".into()]))));
+        assert_eq!(
+            s.fields.iter().map(|f| (f.name.as_str(), f.schema.optional)).collect::<Vec<_>>(),
+            vec![("id", false), ("name.first", true), ("name.last", true), ("tags", false)]
+        );
+        assert_eq!(
+            out.value,
+            Value::Struct(Struct::new().put("id", 42).put("name.first", "David").put("name.last", "Wong").put("tags", Value::Array(vec!["a".into()])))
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! `Values.parseString`), `DropHeaders` (`headers`), and `HeaderFrom$Key`/`$Value` (copies or
 //! moves `fields` into `headers`, `operation=copy|move`).
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, Struct, Validator, Value};
+use sluice_sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, Struct, Validator, Value,
+};
 
 use crate::Smt;
 use crate::util::{SchemaCache, Side, copy_struct_basics, get_or_null, key_name, map_get, push_field, require_map, require_struct, require_struct_schema};
@@ -25,7 +27,9 @@ pub fn parse_literal(s: &str) -> (SchemaRef, Value) {
             (Schema::int64().build(), Value::Int64(n))
         };
     }
-    if t.contains('.') && let Ok(f) = t.parse::<f64>() {
+    if t.contains('.')
+        && let Ok(f) = t.parse::<f64>()
+    {
         return (Schema::float64().build(), Value::Float64(f));
     }
     (Schema::string().build(), Value::String(s.to_string()))
@@ -40,8 +44,15 @@ pub struct InsertHeader {
 impl Smt for InsertHeader {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
-            .define(ConfigKey::new("header", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The name of the header."))
-            .define(ConfigKey::new("value.literal", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The literal value that is to be set as the header value on all records."))
+            .define(
+                ConfigKey::new("header", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The name of the header."),
+            )
+            .define(
+                ConfigKey::new("value.literal", ConfigType::String)
+                    .importance(Importance::High)
+                    .validator(Validator::NonEmptyString)
+                    .doc("The literal value that is to be set as the header value on all records."),
+            )
     }
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
         self.header = c.string("header")?;
@@ -63,7 +74,9 @@ pub struct DropHeaders {
 
 impl Smt for DropHeaders {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(ConfigKey::new("headers", ConfigType::List).importance(Importance::High).validator(non_empty_list()).doc("The name of the headers to be removed."))
+        ConfigDef::new().define(
+            ConfigKey::new("headers", ConfigType::List).importance(Importance::High).validator(non_empty_list()).doc("The name of the headers to be removed."),
+        )
     }
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
         self.headers = c.list("headers")?;

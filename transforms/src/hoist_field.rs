@@ -20,7 +20,12 @@ impl HoistField {
 
 impl Smt for HoistField {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(ConfigKey::new("field", ConfigType::String).importance(Importance::Medium).validator(Validator::NonEmptyString).doc("Field name for the single field that will be created in the resulting Struct or Map."))
+        ConfigDef::new().define(
+            ConfigKey::new("field", ConfigType::String)
+                .importance(Importance::Medium)
+                .validator(Validator::NonEmptyString)
+                .doc("Field name for the single field that will be created in the resulting Struct or Map."),
+        )
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {

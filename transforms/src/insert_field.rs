@@ -49,7 +49,16 @@ pub struct InsertField {
 
 impl InsertField {
     pub fn new(side: Side) -> InsertField {
-        InsertField { side, topic: None, partition: None, offset: None, timestamp: None, static_field: None, static_value: String::new(), cache: SchemaCache::default() }
+        InsertField {
+            side,
+            topic: None,
+            partition: None,
+            offset: None,
+            timestamp: None,
+            static_field: None,
+            static_value: String::new(),
+            cache: SchemaCache::default(),
+        }
     }
 
     /// The fields to add, with their value for this record.
@@ -147,9 +156,9 @@ impl Smt for InsertField {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Adapter;
     use crate::util::test_support::*;
     use sluice_sdk::Transform;
-    use crate::Adapter;
 
     fn configured(side: Side, p: &[(&str, &str)]) -> Adapter<InsertField> {
         let mut t = Adapter(InsertField::new(side));
@@ -160,7 +169,17 @@ mod tests {
     // Connect docs: static.field=data_source, static.value=test-file-source on a schemaless value.
     #[test]
     fn schemaless_static_and_metadata_fields() {
-        let t = configured(Side::Value, &[("static.field", "data_source"), ("static.value", "test-file-source"), ("topic.field", "topic_field!"), ("partition.field", "partition_field"), ("offset.field", "offset_field"), ("timestamp.field", "timestamp_field?")]);
+        let t = configured(
+            Side::Value,
+            &[
+                ("static.field", "data_source"),
+                ("static.value", "test-file-source"),
+                ("topic.field", "topic_field!"),
+                ("partition.field", "partition_field"),
+                ("offset.field", "offset_field"),
+                ("timestamp.field", "timestamp_field?"),
+            ],
+        );
         let r = sink(None, Value::Null, None, map(&[("magic", Value::Int64(42))]));
         let out = t.apply(r).unwrap().unwrap();
         assert_eq!(
@@ -178,7 +197,10 @@ mod tests {
 
     #[test]
     fn schema_gets_the_new_fields_with_their_optionality() {
-        let t = configured(Side::Value, &[("topic.field", "topic_field!"), ("timestamp.field", "ts"), ("static.field", "instance_id"), ("static.value", "my-instance-id")]);
+        let t = configured(
+            Side::Value,
+            &[("topic.field", "topic_field!"), ("timestamp.field", "ts"), ("static.field", "instance_id"), ("static.value", "my-instance-id")],
+        );
         let schema = Schema::struct_builder().name("name").version(1).doc("doc").field("magic", Schema::int64().optional()).build();
         let r = sink(None, Value::Null, Some(schema), Value::Struct(Struct::new().put("magic", 42i64)));
         let out = t.apply(r).unwrap().unwrap();
@@ -187,7 +209,10 @@ mod tests {
         let names: Vec<_> = s.fields.iter().map(|f| (f.name.as_str(), f.schema.optional)).collect();
         assert_eq!(names, vec![("magic", true), ("topic_field", false), ("ts", true), ("instance_id", true)]);
         assert_eq!(s.field_named("ts").unwrap().schema.name.as_deref(), Some(logical::TIMESTAMP));
-        assert_eq!(out.value, Value::Struct(Struct::new().put("magic", 42i64).put("topic_field", "test").put("ts", 1_483_425_001_864i64).put("instance_id", "my-instance-id")));
+        assert_eq!(
+            out.value,
+            Value::Struct(Struct::new().put("magic", 42i64).put("topic_field", "test").put("ts", 1_483_425_001_864i64).put("instance_id", "my-instance-id"))
+        );
     }
 
     #[test]

@@ -192,7 +192,11 @@ mod tests {
     #[test]
     fn every_plugin_is_named_like_connect() {
         let names: Vec<_> = transformations().iter().map(|p| p.class).collect();
-        for n in ["org.apache.kafka.connect.transforms.InsertField$Value", "org.apache.kafka.connect.transforms.RegexRouter", "io.debezium.transforms.ExtractNewRecordState"] {
+        for n in [
+            "org.apache.kafka.connect.transforms.InsertField$Value",
+            "org.apache.kafka.connect.transforms.RegexRouter",
+            "io.debezium.transforms.ExtractNewRecordState",
+        ] {
             assert!(names.contains(&n), "{n}");
         }
         assert_eq!(transformations().len(), 27);

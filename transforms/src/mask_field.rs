@@ -50,11 +50,21 @@ impl MaskField {
 impl Smt for MaskField {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
-            .define(ConfigKey::new("fields", ConfigType::List).importance(Importance::High).validator(Validator::Custom(std::sync::Arc::new(|v| match v {
-                sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
-                _ => Ok(()),
-            }))).doc("Names of fields to mask."))
-            .define(ConfigKey::new("replacement", ConfigType::String).default("").importance(Importance::Low).doc("Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."))
+            .define(
+                ConfigKey::new("fields", ConfigType::List)
+                    .importance(Importance::High)
+                    .validator(Validator::Custom(std::sync::Arc::new(|v| match v {
+                        sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
+                        _ => Ok(()),
+                    })))
+                    .doc("Names of fields to mask."),
+            )
+            .define(
+                ConfigKey::new("replacement", ConfigType::String)
+                    .default("")
+                    .importance(Importance::Low)
+                    .doc("Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."),
+            )
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
@@ -111,11 +121,44 @@ mod tests {
     // Connect docs: fields=string_field / fields=ssn,replacement=***-***-**** / numbers with replacement.
     #[test]
     fn doc_examples() {
-        let v = map(&[("string_field", "sensitive".into()), ("int_field", Value::Int32(42)), ("ssn", "123-45-6789".into()), ("flag", Value::Boolean(true)), ("keep", "x".into())]);
+        let v = map(&[
+            ("string_field", "sensitive".into()),
+            ("int_field", Value::Int32(42)),
+            ("ssn", "123-45-6789".into()),
+            ("flag", Value::Boolean(true)),
+            ("keep", "x".into()),
+        ]);
         let cases: &[(&[(&str, &str)], Value)] = &[
-            (&[("fields", "string_field,int_field,flag")], map(&[("string_field", "".into()), ("int_field", Value::Int32(0)), ("ssn", "123-45-6789".into()), ("flag", Value::Boolean(false)), ("keep", "x".into())])),
-            (&[("fields", "ssn"), ("replacement", "***-***-****")], map(&[("string_field", "sensitive".into()), ("int_field", Value::Int32(42)), ("ssn", "***-***-****".into()), ("flag", Value::Boolean(true)), ("keep", "x".into())])),
-            (&[("fields", "int_field"), ("replacement", "-1")], map(&[("string_field", "sensitive".into()), ("int_field", Value::Int32(-1)), ("ssn", "123-45-6789".into()), ("flag", Value::Boolean(true)), ("keep", "x".into())])),
+            (
+                &[("fields", "string_field,int_field,flag")],
+                map(&[
+                    ("string_field", "".into()),
+                    ("int_field", Value::Int32(0)),
+                    ("ssn", "123-45-6789".into()),
+                    ("flag", Value::Boolean(false)),
+                    ("keep", "x".into()),
+                ]),
+            ),
+            (
+                &[("fields", "ssn"), ("replacement", "***-***-****")],
+                map(&[
+                    ("string_field", "sensitive".into()),
+                    ("int_field", Value::Int32(42)),
+                    ("ssn", "***-***-****".into()),
+                    ("flag", Value::Boolean(true)),
+                    ("keep", "x".into()),
+                ]),
+            ),
+            (
+                &[("fields", "int_field"), ("replacement", "-1")],
+                map(&[
+                    ("string_field", "sensitive".into()),
+                    ("int_field", Value::Int32(-1)),
+                    ("ssn", "123-45-6789".into()),
+                    ("flag", Value::Boolean(true)),
+                    ("keep", "x".into()),
+                ]),
+            ),
         ];
         for (p, want) in cases {
             assert_eq!(&configured(p).apply(sink(None, Value::Null, None, v.clone())).unwrap().unwrap().value, want, "{p:?}");

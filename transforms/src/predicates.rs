@@ -14,11 +14,16 @@ pub struct TopicNameMatches {
 
 impl Condition for TopicNameMatches {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(ConfigKey::new("pattern", ConfigType::String).importance(Importance::Medium).validator(Validator::Custom(std::sync::Arc::new(|v| match v {
-            sluice_sdk::ConfigValue::String(s) if s.is_empty() => Err("String must be non-empty".into()),
-            sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("entry must be a valid regex: {e}")),
-            _ => Ok(()),
-        }))).doc("A Java regular expression for matching against the name of a record's topic."))
+        ConfigDef::new().define(
+            ConfigKey::new("pattern", ConfigType::String)
+                .importance(Importance::Medium)
+                .validator(Validator::Custom(std::sync::Arc::new(|v| match v {
+                    sluice_sdk::ConfigValue::String(s) if s.is_empty() => Err("String must be non-empty".into()),
+                    sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("entry must be a valid regex: {e}")),
+                    _ => Ok(()),
+                })))
+                .doc("A Java regular expression for matching against the name of a record's topic."),
+        )
     }
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
         let p = c.string("pattern")?;
@@ -37,7 +42,8 @@ pub struct HasHeaderKey {
 
 impl Condition for HasHeaderKey {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(ConfigKey::new("name", ConfigType::String).importance(Importance::Medium).validator(Validator::NonEmptyString).doc("The header name."))
+        ConfigDef::new()
+            .define(ConfigKey::new("name", ConfigType::String).importance(Importance::Medium).validator(Validator::NonEmptyString).doc("The header name."))
     }
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
         self.name = c.string("name")?;

@@ -124,7 +124,12 @@ mod tests {
     #[test]
     fn schema_fields_are_filtered_and_renamed() {
         let t = configured(&[("include", "abc,foo,etc"), ("renames", "abc:xyz,foo:bar")]);
-        let schema = Schema::struct_builder().field("dont", Schema::string()).field("abc", Schema::int32()).field("foo", Schema::boolean()).field("etc", Schema::string()).build();
+        let schema = Schema::struct_builder()
+            .field("dont", Schema::string())
+            .field("abc", Schema::int32())
+            .field("foo", Schema::boolean())
+            .field("etc", Schema::string())
+            .build();
         let v = Struct::new().put("dont", "whatever").put("abc", 42).put("foo", true).put("etc", "etc");
         let out = t.apply(sink(None, Value::Null, Some(schema), Value::Struct(v))).unwrap().unwrap();
         let names: Vec<_> = out.value_schema.as_ref().unwrap().fields.iter().map(|f| f.name.clone()).collect();

@@ -43,10 +43,15 @@ fn java_replacement(java: &str) -> String {
 impl Smt for RegexRouter {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
-            .define(ConfigKey::new("regex", ConfigType::String).importance(Importance::High).validator(Validator::Custom(std::sync::Arc::new(|v| match v {
-                sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("Invalid regex: {e}")),
-                _ => Ok(()),
-            }))).doc("Regular expression to use for matching."))
+            .define(
+                ConfigKey::new("regex", ConfigType::String)
+                    .importance(Importance::High)
+                    .validator(Validator::Custom(std::sync::Arc::new(|v| match v {
+                        sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("Invalid regex: {e}")),
+                        _ => Ok(()),
+                    })))
+                    .doc("Regular expression to use for matching."),
+            )
             .define(ConfigKey::new("replacement", ConfigType::String).importance(Importance::High).doc("Replacement string."))
     }
 
@@ -82,8 +87,18 @@ impl Default for TimestampRouter {
 impl Smt for TimestampRouter {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
-            .define(ConfigKey::new("topic.format", ConfigType::String).default("${topic}-${timestamp}").importance(Importance::High).doc("Format string which can contain ${topic} and ${timestamp} as placeholders for the topic and timestamp, respectively."))
-            .define(ConfigKey::new("timestamp.format", ConfigType::String).default("yyyyMMdd").importance(Importance::High).doc("Format string for the timestamp that is compatible with java.text.SimpleDateFormat."))
+            .define(
+                ConfigKey::new("topic.format", ConfigType::String)
+                    .default("${topic}-${timestamp}")
+                    .importance(Importance::High)
+                    .doc("Format string which can contain ${topic} and ${timestamp} as placeholders for the topic and timestamp, respectively."),
+            )
+            .define(
+                ConfigKey::new("timestamp.format", ConfigType::String)
+                    .default("yyyyMMdd")
+                    .importance(Importance::High)
+                    .doc("Format string for the timestamp that is compatible with java.text.SimpleDateFormat."),
+            )
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
@@ -135,7 +150,10 @@ mod tests {
     #[test]
     fn timestamp_router_doc_examples() {
         assert_eq!(route(TimestampRouter::default(), &[], "test"), "test-20170103");
-        assert_eq!(route(TimestampRouter::default(), &[("topic.format", "foo-${topic}-${timestamp}"), ("timestamp.format", "yyyy-MM")], "test"), "foo-test-2017-01");
+        assert_eq!(
+            route(TimestampRouter::default(), &[("topic.format", "foo-${topic}-${timestamp}"), ("timestamp.format", "yyyy-MM")], "test"),
+            "foo-test-2017-01"
+        );
         let mut t = Adapter(TimestampRouter::default());
         Transform::<SinkRecord>::configure(&mut t, &props(&[])).unwrap();
         let mut r = sink(None, Value::Null, None, Value::Null);

@@ -23,7 +23,12 @@ impl Smt for SetSchemaMetadata {
         ConfigDef::new()
             .define(ConfigKey::new("schema.name", ConfigType::String).default("").importance(Importance::High).doc("Schema name to set."))
             .define(ConfigKey::new("schema.version", ConfigType::Int).default("0").importance(Importance::High).doc("Schema version to set."))
-            .define(ConfigKey::new("replace.null.with.default", ConfigType::Boolean).default("true").importance(Importance::Medium).doc("Whether to replace fields that have a default value and that are null to the default value."))
+            .define(
+                ConfigKey::new("replace.null.with.default", ConfigType::Boolean)
+                    .default("true")
+                    .importance(Importance::Medium)
+                    .doc("Whether to replace fields that have a default value and that are null to the default value."),
+            )
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {

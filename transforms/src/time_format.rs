@@ -77,8 +77,20 @@ pub fn format(ms: i64, pattern: &str) -> String {
                     'M' => mo.into(),
                     'd' => d.into(),
                     'H' => h,
-                    'k' => if h == 0 { 24 } else { h },
-                    'h' => if h % 12 == 0 { 12 } else { h % 12 },
+                    'k' => {
+                        if h == 0 {
+                            24
+                        } else {
+                            h
+                        }
+                    }
+                    'h' => {
+                        if h % 12 == 0 {
+                            12
+                        } else {
+                            h % 12
+                        }
+                    }
                     'm' => mi,
                     's' => s,
                     'S' => milli,

@@ -3,7 +3,9 @@
 //! (an int64 in `unix.precision`), and Connect's logical `Date`, `Time` and `Timestamp`.
 
 use sluice_sdk::data::logical;
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Validator, Value};
+use sluice_sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Validator, Value,
+};
 
 use crate::Smt;
 use crate::time_format;
@@ -69,7 +71,8 @@ impl TimestampConverter {
             }
             Kind::String => {
                 let s = v.as_str().unwrap_or_default();
-                time_format::parse(s, &self.format).ok_or_else(|| ConnectError::data(format!("Could not parse timestamp: value ({s}) does not match pattern ({})", self.format)))?
+                time_format::parse(s, &self.format)
+                    .ok_or_else(|| ConnectError::data(format!("Could not parse timestamp: value ({s}) does not match pattern ({})", self.format)))?
             }
         })
     }

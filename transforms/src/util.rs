@@ -132,7 +132,7 @@ pub fn parse_pairs(field: &str, items: &[String]) -> ConnectResult<Vec<(String, 
 #[cfg(test)]
 pub mod test_support {
     //! Records for the table-driven tests.
-    use sluice_sdk::{Headers, SinkRecord, TimestampType, Value, SchemaRef};
+    use sluice_sdk::{Headers, SchemaRef, SinkRecord, TimestampType, Value};
 
     pub fn sink(key_schema: Option<SchemaRef>, key: Value, value_schema: Option<SchemaRef>, value: Value) -> SinkRecord {
         SinkRecord {

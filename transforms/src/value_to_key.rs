@@ -16,10 +16,15 @@ pub struct ValueToKey {
 
 impl Smt for ValueToKey {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(ConfigKey::new("fields", ConfigType::List).importance(Importance::High).validator(sluice_sdk::Validator::Custom(std::sync::Arc::new(|v| match v {
-            sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
-            _ => Ok(()),
-        }))).doc("Field names on the record value to extract as the record key."))
+        ConfigDef::new().define(
+            ConfigKey::new("fields", ConfigType::List)
+                .importance(Importance::High)
+                .validator(sluice_sdk::Validator::Custom(std::sync::Arc::new(|v| match v {
+                    sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
+                    _ => Ok(()),
+                })))
+                .doc("Field names on the record value to extract as the record key."),
+        )
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
@@ -81,7 +86,8 @@ mod tests {
         assert_eq!(out.key, map(&[("userId", Value::Int64(1)), ("city", "Seattle".into()), ("state", "WA".into())]));
         assert_eq!(out.value, v);
 
-        let schema = Schema::struct_builder().field("userId", Schema::int64()).field("city", Schema::string()).field("state", Schema::string().optional()).build();
+        let schema =
+            Schema::struct_builder().field("userId", Schema::int64()).field("city", Schema::string()).field("state", Schema::string().optional()).build();
         let s = Struct::new().put("userId", 1i64).put("city", "Seattle").put("state", "WA");
         let out = configured("state,userId").apply(sink(None, Value::Null, Some(schema), Value::Struct(s))).unwrap().unwrap();
         let ks = out.key_schema.unwrap();

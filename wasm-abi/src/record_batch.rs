@@ -22,9 +22,9 @@
 //! writer learns which while it writes). Reading trusts nothing: every length and index is
 //! checked, and a malformed batch is an error, not a panic.
 
-use sluice_sdk::{ConnectRecord, Header, Headers, SchemaRef, Value};
 use crate::value_bytes::{self, Reader};
 use crate::wire::{schema_of_text, schema_text};
+use sluice_sdk::{ConnectRecord, Header, Headers, SchemaRef, Value};
 
 /// What a transform or predicate sees of a record (source and sink records alike): the fields
 /// Kafka Connect's `ConnectRecord` lets a transform change, plus the partition.
@@ -522,7 +522,18 @@ mod tests {
         huge[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(read_batch(&huge).unwrap_err().contains("exceeds"));
         // A schema index past the table.
-        let no_schemas = [1u32.to_le_bytes().as_slice(), &22u32.to_le_bytes(), &[1, 1, 0, 0, 0, b't', 0, 0], &7u32.to_le_bytes(), &[0], &0u32.to_le_bytes(), &[0], &0u32.to_le_bytes(), &0u32.to_le_bytes()].concat();
+        let no_schemas = [
+            1u32.to_le_bytes().as_slice(),
+            &22u32.to_le_bytes(),
+            &[1, 1, 0, 0, 0, b't', 0, 0],
+            &7u32.to_le_bytes(),
+            &[0],
+            &0u32.to_le_bytes(),
+            &[0],
+            &0u32.to_le_bytes(),
+            &0u32.to_le_bytes(),
+        ]
+        .concat();
         assert!(read_batch(&no_schemas).unwrap_err().contains("not in the batch's table"), "{:?}", read_batch(&no_schemas));
     }
 }

@@ -586,7 +586,8 @@ mod tests {
 
     #[test]
     fn decoding_over_an_earlier_value_gives_the_new_value() {
-        let original = Value::Struct(Struct::new().put("id", Value::Int64(1)).put("ssn", Value::String("123".into())).put("notes", Value::String("long".into())));
+        let original =
+            Value::Struct(Struct::new().put("id", Value::Int64(1)).put("ssn", Value::String("123".into())).put("notes", Value::String("long".into())));
         let mut changed = original.clone();
         if let Value::Struct(s) = &mut changed {
             s.fields[1].1 = Value::String("****".into());
@@ -641,7 +642,12 @@ mod tests {
 
     #[test]
     fn a_struct_named_as_its_input_is_written_without_names() {
-        let original = Value::Struct(Struct::new().put("id", Value::Int64(1)).put("ssn", Value::String("123".into())).put("inner", Value::Struct(Struct::new().put("a", Value::Int32(2)))));
+        let original = Value::Struct(
+            Struct::new()
+                .put("id", Value::Int64(1))
+                .put("ssn", Value::String("123".into()))
+                .put("inner", Value::Struct(Struct::new().put("a", Value::Int32(2)))),
+        );
         let before = to_bytes(&original);
         let mut masked = original.clone();
         if let Value::Struct(s) = &mut masked {
@@ -658,7 +664,12 @@ mod tests {
 
         // A renamed field, or one more or fewer, is written with the names.
         for changed in [
-            Value::Struct(Struct::new().put("id", Value::Int64(1)).put("SSN", Value::String("123".into())).put("inner", Value::Struct(Struct::new().put("a", Value::Int32(2))))),
+            Value::Struct(
+                Struct::new()
+                    .put("id", Value::Int64(1))
+                    .put("SSN", Value::String("123".into()))
+                    .put("inner", Value::Struct(Struct::new().put("a", Value::Int32(2)))),
+            ),
             Value::Struct(Struct::new().put("id", Value::Int64(1))),
         ] {
             let mut out = Vec::new();
@@ -680,7 +691,13 @@ mod tests {
         let values = [
             Value::Struct(Struct::new().put("id", Value::Int64(1)).put("s", Value::String("long text".into())).put("b", Value::Bytes(vec![1, 2, 3]))),
             Value::Struct(Struct::new().put("id", Value::Int64(2)).put("s", Value::String("x".into()))),
-            Value::Struct(Struct::new().put("a", Value::Array(vec![Value::Int8(1), Value::String("y".into())])).put("m", Value::Map(vec![(Value::Int8(1), Value::Null)])).put("z", Value::Null).put("w", Value::Boolean(true))),
+            Value::Struct(
+                Struct::new()
+                    .put("a", Value::Array(vec![Value::Int8(1), Value::String("y".into())]))
+                    .put("m", Value::Map(vec![(Value::Int8(1), Value::Null)]))
+                    .put("z", Value::Null)
+                    .put("w", Value::Boolean(true)),
+            ),
             Value::Array(vec![Value::String("q".into())]),
             Value::String("plain".into()),
         ];
@@ -706,7 +723,19 @@ mod tests {
         assert!(Reader::new(&bytes[..bytes.len() - 3]).skip(0).is_err());
 
         // `next_value` gives each value's bytes, measured inline or by skipping.
-        let values = [Value::Null, Value::Boolean(true), Value::Int8(1), Value::Int16(2), Value::Int32(3), Value::Float32(4.0), Value::Int64(5), Value::Float64(6.0), Value::String("seven".into()), Value::Bytes(vec![8; 80]), v];
+        let values = [
+            Value::Null,
+            Value::Boolean(true),
+            Value::Int8(1),
+            Value::Int16(2),
+            Value::Int32(3),
+            Value::Float32(4.0),
+            Value::Int64(5),
+            Value::Float64(6.0),
+            Value::String("seven".into()),
+            Value::Bytes(vec![8; 80]),
+            v,
+        ];
         let mut all = Vec::new();
         for v in &values {
             encode(v, &mut all);

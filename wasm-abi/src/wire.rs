@@ -74,7 +74,6 @@ pub fn schema_of_text(text: &str) -> Result<SchemaRef, String> {
     Ok(schema)
 }
 
-
 /// A config key from the parts a plugin declares across the boundary (Connect's names for
 /// the type and importance; unknown names fall back to STRING and MEDIUM).
 pub fn config_key(name: &str, config_type: &str, default_value: Option<String>, importance: &str, documentation: &str) -> ConfigKey {

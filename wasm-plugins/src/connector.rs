@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use sluice_sdk::{ConfigDef, Connector, ConnectorContext, ConnectError, ConnectResult, Props, SinkConnector, SourceConnector, async_trait};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Props, SinkConnector, SourceConnector, async_trait};
 
 use crate::convert::{props_from_wit, props_to_wit};
 use crate::instance::call_blocking;

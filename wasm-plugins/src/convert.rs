@@ -2,10 +2,9 @@
 //! Keys and values travel as [`types::Data`]: bytes and strings raw, anything else in the
 //! binary form of `sluice_wasm_abi::value_bytes`; schemas as JSON text, remembered per schema.
 
-
+use sluice_sdk::{ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
 use sluice_wasm_abi::value_bytes;
 use sluice_wasm_abi::wire::{schema_of_text, schema_text};
-use sluice_sdk::{ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, SinkRecord, SourceRecord, TopicPartition, Value};
 
 use crate::bindings::types;
 

@@ -76,10 +76,8 @@ impl WasmRuntime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| EngineError::Setup(format!("{e:#}")))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(|e| EngineError::Setup(format!("{e:#}")))?;
-        crate::bindings::source::sluice::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| EngineError::Setup(format!("{e:#}")))?;
-        crate::bindings::source::sluice::plugin::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| EngineError::Setup(format!("{e:#}")))?;
+        crate::bindings::source::sluice::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| EngineError::Setup(format!("{e:#}")))?;
+        crate::bindings::source::sluice::plugin::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| EngineError::Setup(format!("{e:#}")))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("wasm-epoch".into())

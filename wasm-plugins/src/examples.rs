@@ -11,11 +11,7 @@ pub const EXAMPLES: [&str; 5] = ["mask-transform", "generator-source", "file-sin
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr)))
-    }
+    if out.status.success() { Ok(()) } else { Err(format!("{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr))) }
 }
 
 /// Builds the examples; returns the directory holding `mask_transform.wasm`,

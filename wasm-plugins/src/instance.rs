@@ -65,10 +65,7 @@ fn describe(e: &wasmtime::Error, what: &str, plugin: &str, store: &Store<HostSta
     let head = if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         format!("WASM plugin {plugin} ({tag}): {what} did not return within {} ms (wasm.call.timeout.ms) and was interrupted", timeout.as_millis())
     } else if store.data().limiter.hit {
-        format!(
-            "WASM plugin {plugin} ({tag}): {what} exceeded the memory limit of {} bytes (wasm.memory.max.bytes): {e}",
-            store.data().limiter.max_bytes
-        )
+        format!("WASM plugin {plugin} ({tag}): {what} exceeded the memory limit of {} bytes (wasm.memory.max.bytes): {e}", store.data().limiter.max_bytes)
     } else {
         format!("WASM plugin {plugin} ({tag}): {what} trapped: {e}")
     };

@@ -27,9 +27,13 @@ const GROUP: &str = "WASM sandbox";
 /// The sandbox keys, merged into every WASM plugin's config definition.
 pub fn config_def() -> ConfigDef {
     ConfigDef::new()
-        .define(ConfigKey::new(ALLOWED_DIRS, ConfigType::List).default("").importance(Importance::Medium).group(GROUP, 1).doc(
-            "Host directories the plugin may read and write, visible to it at the same path. Empty: no file system at all.",
-        ))
+        .define(
+            ConfigKey::new(ALLOWED_DIRS, ConfigType::List)
+                .default("")
+                .importance(Importance::Medium)
+                .group(GROUP, 1)
+                .doc("Host directories the plugin may read and write, visible to it at the same path. Empty: no file system at all."),
+        )
         .define(ConfigKey::new(ALLOWED_HTTP_HOSTS, ConfigType::List).default("").importance(Importance::Medium).group(GROUP, 2).doc(
             "Hosts the plugin may send HTTP and HTTPS requests to through the worker's HTTP client (wasi:http/outgoing-handler): \
              HOST (any port), HOST:PORT, or * for any. Empty: no HTTP at all.",
@@ -71,7 +75,13 @@ pub struct Sandbox {
 
 impl Default for Sandbox {
     fn default() -> Sandbox {
-        Sandbox { allowed_dirs: Vec::new(), http_hosts: HttpGrant::default(), allow_network: false, call_timeout: Duration::from_secs(5), memory_max_bytes: 64 << 20 }
+        Sandbox {
+            allowed_dirs: Vec::new(),
+            http_hosts: HttpGrant::default(),
+            allow_network: false,
+            call_timeout: Duration::from_secs(5),
+            memory_max_bytes: 64 << 20,
+        }
     }
 }
 

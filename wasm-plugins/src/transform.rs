@@ -244,8 +244,8 @@ impl<R: ConnectRecord> WasmPredicate<R> {
 #[cfg(test)]
 mod tests {
     use super::{CHUNK_BYTES, write_chunk};
-    use sluice_wasm_abi::record_batch::read_batch;
     use sluice_sdk::{SinkRecord, TimestampType, Value};
+    use sluice_wasm_abi::record_batch::read_batch;
 
     fn records(n: usize, bytes: usize) -> Vec<SinkRecord> {
         (0..n as i64)

@@ -108,12 +108,8 @@ fn pipeline(name: &str, bootstrap: &str) -> anyhow::Result<(Row, u64)> {
         ("topic.creation.default.replication.factor", "1".into()),
         ("topic.creation.default.partitions", "1".into()),
     ]);
-    let sink = BTreeMap::from([
-        ("name", unique("bench-sink")),
-        ("connector.class", "FileStreamSink".into()),
-        ("topics", topic),
-        ("file", out.display().to_string()),
-    ]);
+    let sink =
+        BTreeMap::from([("name", unique("bench-sink")), ("connector.class", "FileStreamSink".into()), ("topics", topic), ("file", out.display().to_string())]);
     write_props(&dir.join("worker.properties"), &worker)?;
     write_props(&dir.join("source.properties"), &source)?;
     write_props(&dir.join("sink.properties"), &sink)?;
@@ -189,7 +185,10 @@ fn main() -> anyhow::Result<()> {
             _ => None,
         },
     );
-    println!("registry calls, in-process Avro (serialize + deserialize): {avro_calls} for {IN_PROCESS} records = {:.1} per 100k", avro_calls as f64 * 100_000.0 / IN_PROCESS as f64);
+    println!(
+        "registry calls, in-process Avro (serialize + deserialize): {avro_calls} for {IN_PROCESS} records = {:.1} per 100k",
+        avro_calls as f64 * 100_000.0 / IN_PROCESS as f64
+    );
 
     let (json_row, _) = pipeline("json", &bootstrap)?;
     let (avro_row, pipeline_calls) = pipeline("avro", &bootstrap)?;

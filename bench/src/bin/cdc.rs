@@ -121,7 +121,16 @@ async fn run(pg: &Client, args: &Args, total: u64, table: &str, publication: &st
 /// Runs the release `sluice` on `slot` until the slot passed `before_last`; returns the time,
 /// the bytes of the change events it wrote and its peak RSS.
 #[allow(clippy::too_many_arguments)]
-async fn sluice(pg: &Client, total: u64, table: &str, publication: &str, slot: &str, schemas: bool, before_last: u64, extra: &str) -> Result<(Duration, u64, Option<f64>)> {
+async fn sluice(
+    pg: &Client,
+    total: u64,
+    table: &str,
+    publication: &str,
+    slot: &str,
+    schemas: bool,
+    before_last: u64,
+    extra: &str,
+) -> Result<(Duration, u64, Option<f64>)> {
     let dir = std::env::temp_dir().join("sluice-bench").join(unique("cdc"));
     std::fs::create_dir_all(&dir)?;
     let prefix = format!("b{}", unique("cdc").replace('-', "_"));

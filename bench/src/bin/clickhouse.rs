@@ -34,7 +34,14 @@ struct Order {
 }
 
 fn order(i: u64) -> Order {
-    Order { id: i, customer: format!("customer-{:05}", i % 10_000), amount: (i % 100_000) as i64 * 7, qty: (i % 17) as i32, ts: 1_767_225_600 + (i % 86_400) as u32, note: "n".repeat(60) }
+    Order {
+        id: i,
+        customer: format!("customer-{:05}", i % 10_000),
+        amount: (i % 100_000) as i64 * 7,
+        qty: (i % 17) as i32,
+        ts: 1_767_225_600 + (i % 86_400) as u32,
+        note: "n".repeat(60),
+    }
 }
 
 fn json(o: &Order) -> String {
@@ -79,7 +86,13 @@ fn strip_ansi(s: &str) -> String {
 /// Runs `sluice standalone` with one connector until `progress` reaches `n`; returns (total
 /// time, time from the first record delivered, peak RSS, log path), and prints the worker's
 /// CPU per record from the first record delivered on, under `label`.
-async fn run_worker<F, Fut>(label: &str, bootstrap: &str, connector: &str, n: u64, progress: F) -> anyhow::Result<(Duration, Duration, Option<f64>, std::path::PathBuf)>
+async fn run_worker<F, Fut>(
+    label: &str,
+    bootstrap: &str,
+    connector: &str,
+    n: u64,
+    progress: F,
+) -> anyhow::Result<(Duration, Duration, Option<f64>, std::path::PathBuf)>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = u64>,
@@ -215,7 +228,11 @@ async fn main() -> anyhow::Result<()> {
 
     let text = std::fs::read_to_string(&log_path).unwrap_or_default();
     let text = strip_ansi(&text);
-    let sizes: Vec<u64> = text.lines().filter(|l| l.contains("inserted batch")).filter_map(|l| l.split("rows=").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()).collect();
+    let sizes: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains("inserted batch"))
+        .filter_map(|l| l.split("rows=").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .collect();
     let rows = [
         Row { name: "clickhouse crate, typed insert (baseline)".into(), records: n, bytes: rows_bytes, elapsed: direct_elapsed, peak_rss_mib: None },
         Row { name: "Kafka -> sluice ClickHouse sink".into(), records: n, bytes: rows_bytes, elapsed: steady, peak_rss_mib: peak },

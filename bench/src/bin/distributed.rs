@@ -128,14 +128,18 @@ fn main() -> anyhow::Result<()> {
     let body = json!({"name": name, "config": {"connector.class": "DatagenConnector", "tasks.max": TASKS.to_string(),
         "topic": unique("bench-dist"), "max.records": "-1", "records.per.second": "50",
         "topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "3"}});
-    wait(Duration::from_secs(60), "the connector created", || matches!(http(workers[0].port, "POST", "/connectors", Some(body.clone())), Some((201, _))).then_some(()))?;
+    wait(Duration::from_secs(60), "the connector created", || {
+        matches!(http(workers[0].port, "POST", "/connectors", Some(body.clone())), Some((201, _))).then_some(())
+    })?;
     wait(Duration::from_secs(90), "2 tasks on each worker", || owners(workers[0].port, &name).filter(|o| spread(o) == vec![2, 2, 2]))?;
 
     let victim = workers.pop().context("no worker")?;
     let victim_id = format!("127.0.0.1:{}", victim.port);
     let killed = Instant::now();
     drop(victim);
-    wait(Duration::from_secs(90), "the killed worker's tasks RUNNING elsewhere", || owners(workers[0].port, &name).filter(|o| !o.values().any(|w| *w == victim_id)))?;
+    wait(Duration::from_secs(90), "the killed worker's tasks RUNNING elsewhere", || {
+        owners(workers[0].port, &name).filter(|o| !o.values().any(|w| *w == victim_id))
+    })?;
     let failover = killed.elapsed();
     let survivor_stops_after_kill: usize = workers.iter().map(stops).sum();
 
@@ -155,7 +159,12 @@ fn main() -> anyhow::Result<()> {
     println!("{:<58} {:>11.1}s {:>22}", "4th worker joins → 2/2/2 RUNNING", join_time.as_secs_f64(), "-");
     println!("{:<58} {:>12} {:>22}", "tasks moved by the join (minimal: 2)", moved, "-");
     println!("{:<58} {:>12} {:>22}", "task stops on the workers during the join", join_stops, format!("{TASKS} (eager)"));
-    println!("{:<58} {:>12} {:>22}", "task stops of tasks that did not move (target 0)", join_stops.saturating_sub(moved), format!("{} (eager)", TASKS - moved));
+    println!(
+        "{:<58} {:>12} {:>22}",
+        "task stops of tasks that did not move (target 0)",
+        join_stops.saturating_sub(moved),
+        format!("{} (eager)", TASKS - moved)
+    );
     println!("(baseline of the failover: the session timeout, the earliest any group protocol detects the crash)");
     Ok(())
 }

@@ -177,29 +177,35 @@ fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label:
     let bucket = unique("bench-s3");
     s3.create_bucket(&bucket)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    write_props(&dir.join("worker.properties"), &[
-        ("bootstrap.servers", env("SLUICE_BOOTSTRAP_SERVERS")),
-        ("offset.storage.file.filename", dir.join("offsets.json").display().to_string()),
-        ("listeners", format!("http://127.0.0.1:{port}")),
-        ("consumer.session.timeout.ms", "6000".into()),
-        ("consumer.heartbeat.interval.ms", "1000".into()),
-        ("consumer.max.poll.records", "5000".into()),
-    ])?;
-    write_props(&dir.join("s3.properties"), &[
-        ("name", unique("bench-s3")),
-        ("connector.class", "S3SinkConnector".into()),
-        ("topics", topic.into()),
-        ("key.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
-        ("value.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
-        ("value.converter.schemas.enable", "true".into()),
-        ("s3.bucket.name", bucket.clone()),
-        ("s3.region", env("SLUICE_S3_REGION")),
-        ("store.url", env("SLUICE_S3_ENDPOINT")),
-        ("aws.access.key.id", env("SLUICE_S3_ACCESS_KEY")),
-        ("aws.secret.access.key", env("SLUICE_S3_SECRET_KEY")),
-        ("format.class", format.into()),
-        ("flush.size", FLUSH.to_string()),
-    ])?;
+    write_props(
+        &dir.join("worker.properties"),
+        &[
+            ("bootstrap.servers", env("SLUICE_BOOTSTRAP_SERVERS")),
+            ("offset.storage.file.filename", dir.join("offsets.json").display().to_string()),
+            ("listeners", format!("http://127.0.0.1:{port}")),
+            ("consumer.session.timeout.ms", "6000".into()),
+            ("consumer.heartbeat.interval.ms", "1000".into()),
+            ("consumer.max.poll.records", "5000".into()),
+        ],
+    )?;
+    write_props(
+        &dir.join("s3.properties"),
+        &[
+            ("name", unique("bench-s3")),
+            ("connector.class", "S3SinkConnector".into()),
+            ("topics", topic.into()),
+            ("key.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
+            ("value.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
+            ("value.converter.schemas.enable", "true".into()),
+            ("s3.bucket.name", bucket.clone()),
+            ("s3.region", env("SLUICE_S3_REGION")),
+            ("store.url", env("SLUICE_S3_ENDPOINT")),
+            ("aws.access.key.id", env("SLUICE_S3_ACCESS_KEY")),
+            ("aws.secret.access.key", env("SLUICE_S3_SECRET_KEY")),
+            ("format.class", format.into()),
+            ("flush.size", FLUSH.to_string()),
+        ],
+    )?;
     let log = std::fs::File::create(dir.join("worker.log"))?;
     let mut child: Child = Command::new(sluice_bin())
         .args(["standalone", "worker.properties", "s3.properties"])
@@ -255,7 +261,8 @@ fn main() -> Result<()> {
     let convert = convert_only(n)?;
     let s3 = S3::new();
     let (json, json_stored) = sink_run(&s3, &topic, n, bytes, "io.confluent.connect.s3.format.json.JsonFormat", "sluice S3 sink, JsonFormat")?;
-    let (parquet, pq_stored) = sink_run(&s3, &topic, n, bytes, "io.confluent.connect.s3.format.parquet.ParquetFormat", "sluice S3 sink, ParquetFormat (snappy)")?;
+    let (parquet, pq_stored) =
+        sink_run(&s3, &topic, n, bytes, "io.confluent.connect.s3.format.parquet.ParquetFormat", "sluice S3 sink, ParquetFormat (snappy)")?;
     print_table("Kafka → S3 (s3s-fs), one task, MiB/s of consumed Kafka payload", &[raw, parsed, convert, json, parquet], |i| (i > 1).then_some(0));
     println!("stored: JSON {:.1} MiB, Parquet {:.1} MiB", json_stored as f64 / 1_048_576.0, pq_stored as f64 / 1_048_576.0);
     Ok(())

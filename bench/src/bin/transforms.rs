@@ -63,6 +63,8 @@ fn main() -> Result<()> {
         sluice_sink("sluice sink, 6-stage CDC transform chain", &bootstrap, &clean, n, bytes, n, &[], chain)?,
         sluice_sink("  + 1% poison records to the DLQ", &bootstrap, &dirty, n, dirty_bytes, n - n / 100, &[], &with_dlq)?,
     ];
-    print_table(&format!("Transforms and error handling: {n} Debezium-style JSON change events (≈{} B each), one partition", bytes / n.max(1)), &rows, |i| (i > 0).then_some(0));
+    print_table(&format!("Transforms and error handling: {n} Debezium-style JSON change events (≈{} B each), one partition", bytes / n.max(1)), &rows, |i| {
+        (i > 0).then_some(0)
+    });
     Ok(())
 }

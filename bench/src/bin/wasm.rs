@@ -230,13 +230,36 @@ fn pipeline(plugins: &std::path::Path) -> anyhow::Result<()> {
     // neither transform finds `ssn`).
     let converter = ("value.converter", "org.apache.kafka.connect.json.JsonConverter");
     let with_schemas = ("value.converter.schemas.enable", "true");
-    let native = [converter, with_schemas, ("transforms", "mask"), ("transforms.mask.type", "org.apache.kafka.connect.transforms.MaskField$Value"), ("transforms.mask.fields", "ssn")];
+    let native = [
+        converter,
+        with_schemas,
+        ("transforms", "mask"),
+        ("transforms.mask.type", "org.apache.kafka.connect.transforms.MaskField$Value"),
+        ("transforms.mask.fields", "ssn"),
+    ];
     let wasm = [converter, with_schemas, ("transforms", "mask"), ("transforms.mask.type", "com.example.sluice.MaskFields"), ("transforms.mask.fields", "ssn")];
     let mut comparisons = [
-        Comparison { what: "trivial transform (1 KB strings, passed through)", native_label: "strings, no transform", native: &[raw], wasm_label: "strings + WASM pass-through", wasm: &trivial_wasm, ratios: Vec::new() },
-        Comparison { what: "MaskField on 1 KB JSON structs (mask ssn)", native_label: "structs + native MaskField", native: &native, wasm_label: "structs + WASM MaskFields", wasm: &wasm, ratios: Vec::new() },
+        Comparison {
+            what: "trivial transform (1 KB strings, passed through)",
+            native_label: "strings, no transform",
+            native: &[raw],
+            wasm_label: "strings + WASM pass-through",
+            wasm: &trivial_wasm,
+            ratios: Vec::new(),
+        },
+        Comparison {
+            what: "MaskField on 1 KB JSON structs (mask ssn)",
+            native_label: "structs + native MaskField",
+            native: &native,
+            wasm_label: "structs + WASM MaskFields",
+            wasm: &wasm,
+            ratios: Vec::new(),
+        },
     ];
-    let mut rows = vec![raw_consume(&bootstrap, &topic, n, bytes)?, sluice_sink("sluice sink, JSON structs, no transform", &bootstrap, &topic, n, bytes, n, worker, &[converter, with_schemas])?];
+    let mut rows = vec![
+        raw_consume(&bootstrap, &topic, n, bytes)?,
+        sluice_sink("sluice sink, JSON structs, no transform", &bootstrap, &topic, n, bytes, n, worker, &[converter, with_schemas])?,
+    ];
     // Native and WASM alternate, PAIRS times per comparison: on two shared cores one run swings
     // by half, and a pair run back to back sees about the same machine. Which of the two runs
     // first alternates too, so that a machine getting slower (or faster) during the bench

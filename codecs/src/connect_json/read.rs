@@ -74,8 +74,7 @@ pub fn json_to_value(schema: &Schema, j: &Json) -> ConnectResult<Value> {
             let o = j.as_object().ok_or_else(mismatch)?;
             let mut st = Struct::with_capacity(schema.fields.len());
             for f in &schema.fields {
-                let v = json_to_value(&f.schema, o.get(&f.name).unwrap_or(&Json::Null))
-                    .map_err(|e| data_err(format!("field '{}': {e}", f.name)))?;
+                let v = json_to_value(&f.schema, o.get(&f.name).unwrap_or(&Json::Null)).map_err(|e| data_err(format!("field '{}': {e}", f.name)))?;
                 st.fields.push((f.name.clone(), v));
             }
             Value::Struct(st)
@@ -115,4 +114,3 @@ pub fn json_to_schemaless(j: &Json) -> Value {
         Json::Object(o) => Value::Map(o.iter().map(|(k, v)| (Value::String(k.clone()), json_to_schemaless(v))).collect()),
     }
 }
-

@@ -109,4 +109,3 @@ pub fn json_to_schema(j: &Json) -> ConnectResult<Schema> {
     }
     Ok(s)
 }
-

@@ -52,7 +52,8 @@ fn s3_forms_are_pinned() {
     let schema = sample_schema();
     let lines = r#"{"id":-5,"name":"q\"u\u0001é","amount":"z8c=","f":null,"tags":["a",null],"m":{"k":1,"j":2},"pairs":[[1,true]],"inner":{"x":0.10000000149011612,"b":"AP8Q"},"d":7}"#;
     let arrow = r#"{"id":-5,"name":"q\"u\u0001é","amount":"-123.45","f":null,"tags":["a",null],"m":{"k":1,"j":2},"pairs":[[1,true]],"inner":{"x":0.10000000149011612,"b":"00ff10"},"d":7}"#;
-    let repeated = Value::Map(vec![(Value::String("k".into()), Value::Int8(1)), (Value::String("j".into()), Value::Int8(3)), (Value::String("k".into()), Value::Int8(2))]);
+    let repeated =
+        Value::Map(vec![(Value::String("k".into()), Value::Int8(1)), (Value::String("j".into()), Value::Int8(3)), (Value::String("k".into()), Value::Int8(2))]);
     let empty_schema = Schema::struct_builder().build();
     let optional_decimal = logical::decimal(2).optional().build();
     let cases: Vec<(Option<&Schema>, Value, bool, &str)> = vec![

@@ -130,7 +130,11 @@ pub fn write_value(out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value, o:
         }
         Value::Struct(st) => match schema_fields(schema, o) {
             Some(s) => {
-                let items = s.fields.iter().enumerate().map(|(i, f)| Entry { name: &f.name, schema: Some(&f.schema), value: st.get_at(i, &f.name).unwrap_or(&Value::Null) });
+                let items = s.fields.iter().enumerate().map(|(i, f)| Entry {
+                    name: &f.name,
+                    schema: Some(&f.schema),
+                    value: st.get_at(i, &f.name).unwrap_or(&Value::Null),
+                });
                 if o.merge_repeated_keys && !distinct(&s.fields, |f| f.name.as_str()) {
                     write_merged(out, items.collect(), o, o.check_schema)?;
                 } else {

@@ -214,7 +214,8 @@ mod tests {
         let after = Value::Struct(Struct::new().put("id", 1i64).put("name", "a"));
         let source = Value::Struct(Struct::new().put("lsn", 99i64));
         let upd = record(Value::Struct(Struct::new().put("op", "u").put("before", Value::Null).put("after", after).put("source", source)), None, 5);
-        let del = record(Value::Struct(Struct::new().put("op", "d").put("before", Value::Struct(Struct::new().put("id", 1i64))).put("after", Value::Null)), None, 6);
+        let del =
+            record(Value::Struct(Struct::new().put("op", "d").put("before", Value::Struct(Struct::new().put("id", 1i64))).put("after", Value::Null)), None, 6);
         let rows: Vec<Row> = [&upd, &del].iter().map(|r| row_of(r, true).unwrap().unwrap()).collect();
         assert_eq!(rows[0].change, Some((99, false)));
         assert_eq!(rows[1].change, Some((6, true)));

@@ -13,9 +13,9 @@
 //! Limits: Int256/UInt256/Decimal256, Variant, Dynamic, JSON, geo and aggregate-state columns
 //! are refused with a clear error (a record for such a table goes to the DLQ).
 
-pub use clickhouse_types::put_leb128;
 use clickhouse_types::DataTypeNode;
 use clickhouse_types::data_types::{DateTimePrecision, DecimalType, EnumType};
+pub use clickhouse_types::put_leb128;
 use sluice_sdk::data::logical;
 use sluice_sdk::{Schema, Value};
 
@@ -130,7 +130,9 @@ pub fn encode(value: &Value, schema: Option<&Schema>, ty: &DataTypeNode, out: &m
         }
         T::Enum(kind, values) => {
             let code: i128 = match value {
-                Value::String(s) => values.iter().find(|(_, name)| *name == s).map(|(k, _)| *k as i128).ok_or_else(|| format!("'{s}' is not a value of {ty}"))?,
+                Value::String(s) => {
+                    values.iter().find(|(_, name)| *name == s).map(|(k, _)| *k as i128).ok_or_else(|| format!("'{s}' is not a value of {ty}"))?
+                }
                 other => int_in(other, i16::MIN as i128, i16::MAX as i128)?,
             };
             match kind {
@@ -347,7 +349,11 @@ fn parse_decimal(s: &str, scale: u32) -> Option<i128> {
     while digits.len() < scale as usize {
         digits.push('0');
     }
-    let v: i128 = format!("{int}{digits}").trim_start_matches('0').parse().or_else(|_| if int.chars().chain(digits.chars()).all(|c| c == '0') { Ok(0) } else { Err(()) }).ok()?;
+    let v: i128 = format!("{int}{digits}")
+        .trim_start_matches('0')
+        .parse()
+        .or_else(|_| if int.chars().chain(digits.chars()).all(|c| c == '0') { Ok(0) } else { Err(()) })
+        .ok()?;
     Some(if neg { -v } else { v })
 }
 

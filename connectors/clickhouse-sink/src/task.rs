@@ -409,9 +409,10 @@ impl Running {
     async fn settle(&mut self) -> ConnectResult<()> {
         let mut refreshed = false;
         while let Some(f) = self.in_flight.take() {
-            let result = f.handle.await.unwrap_or_else(|e| {
-                Err(ChError { code: None, message: format!("the insert task ended abnormally: {e}"), kind: ErrorKind::Temporary })
-            });
+            let result = f
+                .handle
+                .await
+                .unwrap_or_else(|e| Err(ChError { code: None, message: format!("the insert task ended abnormally: {e}"), kind: ErrorKind::Temporary }));
             let table = f.key.0.clone();
             match result {
                 Ok(()) => {
@@ -515,9 +516,9 @@ impl Running {
         let mut columns = match self.describe(table).await? {
             Some(cols) => cols,
             None if self.cfg.auto_create => {
-                let sql = self.create_sql(table, records).ok_or_else(|| {
-                    ConnectError::fatal(format!("table {table} does not exist and the records carry no schema to create it from"))
-                })?;
+                let sql = self
+                    .create_sql(table, records)
+                    .ok_or_else(|| ConnectError::fatal(format!("table {table} does not exist and the records carry no schema to create it from")))?;
                 tracing::info!(table, sql, "creating table");
                 self.ch.execute(&sql).await.map_err(|e| e.into_connect(&format!("cannot create table {table}")))?;
                 self.describe(table).await?.ok_or_else(|| ConnectError::fatal(format!("table {table} vanished after creation")))?

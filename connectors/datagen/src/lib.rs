@@ -14,9 +14,8 @@ use std::time::{Duration, Instant};
 
 use sluice_sdk::data::logical;
 use sluice_sdk::{
-    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, OffsetMap, Props,
-    Schema, SchemaRef, SourceConnector, SourceRecord, SourceTask, SourceTaskContext, Struct, Validator, Value, async_trait, config_keys,
-    offset_map,
+    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, OffsetMap, Props, Schema, SchemaRef, SourceConnector, SourceRecord,
+    SourceTask, SourceTaskContext, Struct, Validator, Value, async_trait, config_keys, offset_map,
 };
 
 /// The class name under which the connector is registered.
@@ -161,10 +160,7 @@ impl Default for DatagenTask {
 }
 
 fn task_prop(props: &Props, key: &str) -> ConnectResult<u64> {
-    props
-        .get(key)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| ConnectError::config(key, format!("{key} must be set by the connector to a number")))
+    props.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| ConnectError::config(key, format!("{key} must be set by the connector to a number")))
 }
 
 #[async_trait]
@@ -189,10 +185,7 @@ impl SourceTask for DatagenTask {
         self.value_schema = value_schema(self.payload_bytes > 0);
         self.partition = offset_map!("task" => self.index, "tasks" => self.count);
         if let Some(offset) = ctx.offset_reader.offset(&self.partition) {
-            self.next = offset
-                .get("next")
-                .and_then(|n| n.as_u64())
-                .ok_or_else(|| ConnectError::fatal(format!("unexpected datagen offset {offset:?}")))?;
+            self.next = offset.get("next").and_then(|n| n.as_u64()).ok_or_else(|| ConnectError::fatal(format!("unexpected datagen offset {offset:?}")))?;
         }
         tracing::info!(task = self.index, of = self.count, next = self.next, limit = self.limit, "datagen task starting");
         self.started = Instant::now();
@@ -223,14 +216,8 @@ impl SourceTask for DatagenTask {
             let (key, value) = generate(g, self.key_space, self.payload_bytes);
             self.next += 1;
             records.push(
-                SourceRecord::new(
-                    self.partition.clone(),
-                    offset_map!("next" => self.next),
-                    self.topic.clone(),
-                    Some(self.value_schema.clone()),
-                    value,
-                )
-                .with_key(Some(self.key_schema.clone()), key),
+                SourceRecord::new(self.partition.clone(), offset_map!("next" => self.next), self.topic.clone(), Some(self.value_schema.clone()), value)
+                    .with_key(Some(self.key_schema.clone()), key),
             );
         }
         self.produced_this_run += n;

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use sluice_sdk::{
-    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, Props, SinkConnector, SinkRecord, SinkTask,
-    SinkTaskContext, async_trait, config_keys,
+    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, Props, SinkConnector, SinkRecord, SinkTask, SinkTaskContext, async_trait,
+    config_keys,
 };
 
 use crate::VERSION;

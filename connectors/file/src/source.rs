@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_sdk::{
-    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, OffsetMap, Props,
-    Schema, SchemaRef, SourceConnector, SourceRecord, SourceTask, SourceTaskContext, Validator, Value, async_trait, config_keys, offset_map,
+    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, Importance, OffsetMap, Props, Schema, SchemaRef, SourceConnector, SourceRecord,
+    SourceTask, SourceTaskContext, Validator, Value, async_trait, config_keys, offset_map,
 };
 
 use crate::VERSION;
@@ -182,4 +182,3 @@ impl SourceTask for FileStreamSourceTask {
         self.input = None;
     }
 }
-

@@ -17,7 +17,8 @@ use crate::pgoutput::{Relation, format_lsn};
 use crate::types::{PgType, TypeInfo, TypeMapping};
 
 /// Settings the text forms in `types.rs` depend on.
-const SESSION_SETUP: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET bytea_output = 'hex'; SET extra_float_digits = 3; SET IntervalStyle = 'postgres'";
+const SESSION_SETUP: &str =
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET bytea_output = 'hex'; SET extra_float_digits = 3; SET IntervalStyle = 'postgres'";
 
 /// A database error as the SPI's error: connection trouble is retriable, the rest fatal.
 pub fn pg_error(context: &str, e: tokio_postgres::Error) -> ConnectError {
@@ -35,11 +36,8 @@ pub fn pg_error(context: &str, e: tokio_postgres::Error) -> ConnectError {
 
 /// Opens a connection and applies the session settings; the connection runs on its own task.
 pub async fn connect(cfg: &PostgresConfig) -> ConnectResult<Client> {
-    let (client, connection) = cfg
-        .pg_config()
-        .connect(NoTls)
-        .await
-        .map_err(|e| pg_error(&format!("Cannot connect to Postgres at {}:{}", cfg.host, cfg.port), e))?;
+    let (client, connection) =
+        cfg.pg_config().connect(NoTls).await.map_err(|e| pg_error(&format!("Cannot connect to Postgres at {}:{}", cfg.host, cfg.port), e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "postgres connection ended");
@@ -59,7 +57,13 @@ pub async fn check_server(cfg: &PostgresConfig) -> Vec<(&'static str, String)> {
         }
         Err(e) => {
             let text = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
-            let field = if text.contains("password") || text.contains("authentication") { PASSWORD.name() } else if text.contains("role") { USER.name() } else { HOSTNAME.name() };
+            let field = if text.contains("password") || text.contains("authentication") {
+                PASSWORD.name()
+            } else if text.contains("role") {
+                USER.name()
+            } else {
+                HOSTNAME.name()
+            };
             return vec![(field, format!("Unable to connect: {text}"))];
         }
     };
@@ -234,9 +238,6 @@ pub async fn relation_of(client: &Client, oid: u32, schema: &str, table: &str) -
         namespace: schema.to_string(),
         name: table.to_string(),
         replica_identity: b'd',
-        columns: rows
-            .iter()
-            .map(|r| crate::pgoutput::RelationColumn { key: false, name: r.get(0), type_oid: r.get(1), type_modifier: r.get(2) })
-            .collect(),
+        columns: rows.iter().map(|r| crate::pgoutput::RelationColumn { key: false, name: r.get(0), type_oid: r.get(1), type_modifier: r.get(2) }).collect(),
     })
 }

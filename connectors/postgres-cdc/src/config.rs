@@ -234,7 +234,14 @@ mod tests {
         p.insert(TABLE_EXCLUDE.into(), "public\\.orders_old".into());
         p.insert(COLUMN_EXCLUDE.into(), "public\\.orders\\.secret".into());
         let c = PostgresConfig::parse(&p).unwrap();
-        let cases = [("public", "orders", true), ("public", "orders_2", true), ("public", "orders_old", false), ("inv", "items", true), ("inv", "items2", false), ("pg_catalog", "pg_class", false)];
+        let cases = [
+            ("public", "orders", true),
+            ("public", "orders_2", true),
+            ("public", "orders_old", false),
+            ("inv", "items", true),
+            ("inv", "items2", false),
+            ("pg_catalog", "pg_class", false),
+        ];
         for (s, t, want) in cases {
             assert_eq!(c.filters.table(s, t), want, "{s}.{t}");
         }

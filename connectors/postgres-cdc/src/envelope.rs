@@ -349,10 +349,7 @@ impl TransactionMetadata {
     /// `collections`: events per `SCHEMA.TABLE`, in order of their first event.
     pub fn end(&self, id: &str, ts_ms: i64, collections: &[(String, u64)]) -> Value {
         let total: u64 = collections.iter().map(|(_, n)| n).sum();
-        let list = collections
-            .iter()
-            .map(|(c, n)| Value::Struct(Struct::new().put("data_collection", c.clone()).put("event_count", *n as i64)))
-            .collect();
+        let list = collections.iter().map(|(c, n)| Value::Struct(Struct::new().put("data_collection", c.clone()).put("event_count", *n as i64))).collect();
         Value::Struct(Struct {
             fields: vec![
                 ("status".into(), Value::String("END".into())),

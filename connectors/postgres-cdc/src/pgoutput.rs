@@ -52,17 +52,51 @@ pub struct Relation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     /// `final_lsn` is the commit's LSN; `timestamp` µs since 2000-01-01.
-    Begin { final_lsn: u64, timestamp: i64, xid: u32 },
-    Commit { commit_lsn: u64, end_lsn: u64, timestamp: i64 },
-    Origin { lsn: u64, name: String },
+    Begin {
+        final_lsn: u64,
+        timestamp: i64,
+        xid: u32,
+    },
+    Commit {
+        commit_lsn: u64,
+        end_lsn: u64,
+        timestamp: i64,
+    },
+    Origin {
+        lsn: u64,
+        name: String,
+    },
     Relation(Relation),
-    Type { oid: u32, namespace: String, name: String },
-    Insert { relation: u32, new: Vec<Datum> },
+    Type {
+        oid: u32,
+        namespace: String,
+        name: String,
+    },
+    Insert {
+        relation: u32,
+        new: Vec<Datum>,
+    },
     /// `old` is the key ('K') or the whole old row ('O', with REPLICA IDENTITY FULL), when sent.
-    Update { relation: u32, old: Option<Vec<Datum>>, new: Vec<Datum> },
-    Delete { relation: u32, old: Vec<Datum> },
-    Truncate { relations: Vec<u32>, cascade: bool, restart_identity: bool },
-    Message { transactional: bool, lsn: u64, prefix: String, content: Vec<u8> },
+    Update {
+        relation: u32,
+        old: Option<Vec<Datum>>,
+        new: Vec<Datum>,
+    },
+    Delete {
+        relation: u32,
+        old: Vec<Datum>,
+    },
+    Truncate {
+        relations: Vec<u32>,
+        cascade: bool,
+        restart_identity: bool,
+    },
+    Message {
+        transactional: bool,
+        lsn: u64,
+        prefix: String,
+        content: Vec<u8>,
+    },
 }
 
 /// Microseconds between 1970-01-01 and 2000-01-01 (Postgres' epoch).

@@ -46,13 +46,13 @@ pub async fn run(db: &Client, catalog: &Client, cfg: &PostgresConfig, mapping: T
         let source = t.source(&cfg.topic_prefix, &cfg.dbname, &info);
         while let Some(row) = rows.next().await {
             let row = row.map_err(|e| pg_error(&format!("reading {schema}.{table}"), e))?;
-            let tuple: Vec<Datum> =
-                (0..rel.columns.len()).map(|i| row.get::<_, Option<&str>>(i).map_or(Datum::Null, |s| Datum::Text(s.to_string()))).collect();
+            let tuple: Vec<Datum> = (0..rel.columns.len()).map(|i| row.get::<_, Option<&str>>(i).map_or(Datum::Null, |s| Datum::Text(s.to_string()))).collect();
             let after = t.row(&tuple, None, &cfg.unavailable_placeholder).map_err(sluice_sdk::ConnectError::data)?;
             let key = t.key(&after);
             let value = t.envelope(Op::Read, None, Some(after), source.clone(), now_us() / 1000);
-            let record = SourceRecord::new(partition.clone(), offset::snapshot(lsn, xid, started, false), t.topic.clone(), Some(t.envelope_schema.clone()), value)
-                .with_key(t.key_schema.clone(), key);
+            let record =
+                SourceRecord::new(partition.clone(), offset::snapshot(lsn, xid, started, false), t.topic.clone(), Some(t.envelope_schema.clone()), value)
+                    .with_key(t.key_schema.clone(), key);
             if let Some(prev) = held.replace(record) {
                 out.push(prev).await?;
             }

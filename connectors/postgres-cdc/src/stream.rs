@@ -444,8 +444,9 @@ impl Decoder {
             if let Some(block) = block {
                 set_transaction(&mut value, block);
             }
-            let record = SourceRecord::new(self.partition.clone(), offset::streaming(lsn, pos, xid, ts_us), t.topic.clone(), Some(t.envelope_schema.clone()), value)
-                .with_key(if op == Op::Truncate { None } else { t.key_schema.clone() }, key.clone());
+            let record =
+                SourceRecord::new(self.partition.clone(), offset::streaming(lsn, pos, xid, ts_us), t.topic.clone(), Some(t.envelope_schema.clone()), value)
+                    .with_key(if op == Op::Truncate { None } else { t.key_schema.clone() }, key.clone());
             self.hold(record, out).await?;
         }
         if tombstone && let Some((pos, xid, ts_us)) = self.next_position() {

@@ -207,9 +207,7 @@ impl TypeMapping {
             PgType::TimestampTz(p) => Value::String(zoned_timestamp(text, *p).ok_or_else(|| bad("timestamptz"))?),
             PgType::Array(elem) => {
                 let items = parse_array(text).ok_or_else(|| bad("array"))?;
-                Value::Array(
-                    items.into_iter().map(|i| i.map_or(Ok(Value::Null), |s| self.value(elem, &s))).collect::<Result<Vec<_>, _>>()?,
-                )
+                Value::Array(items.into_iter().map(|i| i.map_or(Ok(Value::Null), |s| self.value(elem, &s))).collect::<Result<Vec<_>, _>>()?)
             }
         })
     }
@@ -414,7 +412,8 @@ mod tests {
             let t = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z").ok()?.naive_utc();
             Some(format!("{}{}Z", t.format("%Y-%m-%dT%H:%M:%S"), fraction(t.nanosecond(), p)))
         };
-        for s in ["2026-01-01 00:00:00+00", "2024-02-29 23:59:59.5+00", "1999-12-31 01:02:03.123456+00", "2024-01-02 03:04:05.12+02", "0001-01-01 00:00:00+00"] {
+        for s in ["2026-01-01 00:00:00+00", "2024-02-29 23:59:59.5+00", "1999-12-31 01:02:03.123456+00", "2024-01-02 03:04:05.12+02", "0001-01-01 00:00:00+00"]
+        {
             for p in [0, 3, 6, 9] {
                 assert_eq!(zoned_timestamp(s, p), general(s, p), "{s} at precision {p}");
             }

@@ -21,9 +21,15 @@ const DAILY_FORMAT: &str = "'year'=YYYY/'month'=MM/'day'=dd";
 #[derive(Debug, Clone)]
 pub enum PartitionerKind {
     Default,
-    Field { fields: Vec<String> },
+    Field {
+        fields: Vec<String>,
+    },
     /// `path_format` is already translated to chrono's strftime syntax.
-    TimeBased { path_format: String, duration_ms: i64, timezone: Tz },
+    TimeBased {
+        path_format: String,
+        duration_ms: i64,
+        timezone: Tz,
+    },
 }
 
 /// The last segment of a Java class name (`a.b.C$D` → `C$D`).
@@ -68,7 +74,12 @@ impl PartitionerKind {
                         .ok_or_else(|| ConnectError::data(format!("record at offset {} has no field '{f}' to partition by", record.kafka_offset)))?;
                     let text = match v {
                         Value::Int8(_) | Value::Int16(_) | Value::Int32(_) | Value::Int64(_) | Value::Boolean(_) | Value::String(_) => v.to_string(),
-                        other => return Err(ConnectError::data(format!("field '{f}' is a {}; FieldPartitioner takes integers, booleans and strings", other.type_name()))),
+                        other => {
+                            return Err(ConnectError::data(format!(
+                                "field '{f}' is a {}; FieldPartitioner takes integers, booleans and strings",
+                                other.type_name()
+                            )));
+                        }
                     };
                     parts.push(format!("{f}={text}"));
                 }
@@ -77,7 +88,8 @@ impl PartitionerKind {
             PartitionerKind::TimeBased { path_format, duration_ms, timezone } => {
                 let ts = extractor.extract(record)?;
                 let floored = floor_in_zone(ts, *duration_ms, timezone);
-                let t: DateTime<Tz> = timezone.timestamp_millis_opt(floored).single().ok_or_else(|| ConnectError::data(format!("timestamp {ts} out of range")))?;
+                let t: DateTime<Tz> =
+                    timezone.timestamp_millis_opt(floored).single().ok_or_else(|| ConnectError::data(format!("timestamp {ts} out of range")))?;
                 Ok(t.format(path_format).to_string())
             }
         }
@@ -206,9 +218,9 @@ impl TimestampExtractor {
     pub fn extract(&self, record: &SinkRecord) -> ConnectResult<i64> {
         match self {
             TimestampExtractor::Wallclock => Ok(Utc::now().timestamp_millis()),
-            TimestampExtractor::Record => record
-                .timestamp
-                .ok_or_else(|| ConnectError::data(format!("record at offset {} has no timestamp", record.kafka_offset))),
+            TimestampExtractor::Record => {
+                record.timestamp.ok_or_else(|| ConnectError::data(format!("record at offset {} has no timestamp", record.kafka_offset)))
+            }
             TimestampExtractor::RecordField(f) => match field_value(&record.value, f) {
                 Some(Value::Int64(ms)) => Ok(*ms),
                 Some(Value::Int32(v)) => Ok(*v as i64),

@@ -133,7 +133,13 @@ impl S3SinkTask {
         let d = &cfg.directory_delim;
         let f = &cfg.file_delim;
         let prefix = if cfg.topics_dir.is_empty() { String::new() } else { format!("{}{d}", cfg.topics_dir) };
-        format!("{prefix}{topic}{d}{encoded}{d}{topic}{f}{p}{f}{offset:0width$}{ext}", topic = tp.topic, p = tp.partition, width = cfg.zero_pad, ext = cfg.extension())
+        format!(
+            "{prefix}{topic}{d}{encoded}{d}{topic}{f}{p}{f}{offset:0width$}{ext}",
+            topic = tp.topic,
+            p = tp.partition,
+            width = cfg.zero_pad,
+            ext = cfg.extension()
+        )
     }
 
     /// Finishes the open files of `tp` and starts their upload, after the previous commit's
@@ -176,10 +182,7 @@ impl S3SinkTask {
                 pw.next_offset = Some(r.kafka_offset + 1);
                 return Ok(());
             }
-            return Err(ConnectError::data(format!(
-                "null value at {tp} offset {}: set behavior.on.null.values=ignore to skip tombstones",
-                r.kafka_offset
-            )));
+            return Err(ConnectError::data(format!("null value at {tp} offset {}: set behavior.on.null.values=ignore to skip tombstones", r.kafka_offset)));
         }
         let ts = match (cfg.rotate_interval_ms, &cfg.partitioner) {
             (Some(_), _) | (_, crate::partitioner::PartitionerKind::TimeBased { .. }) => Some(cfg.extractor.extract(r)?),

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use regex::Regex;
 use sluice_sdk::{
-    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, ErrantRecordReporter, Importance, Props,
-    SinkConnector, SinkRecord, SinkTask, SinkTaskContext, Validator, async_trait, config_keys,
+    ConfigDef, ConnectError, ConnectResult, Connector, ConnectorContext, ErrantRecordReporter, Importance, Props, SinkConnector, SinkRecord, SinkTask,
+    SinkTaskContext, Validator, async_trait, config_keys,
 };
 
 /// The class name under which the connector is registered.

@@ -67,7 +67,12 @@ fn data_err(msg: impl std::fmt::Display) -> ConnectError {
 impl Converter for JsonConverter {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
-            .define(ConfigKey::new("schemas.enable", ConfigType::Boolean).default("true").importance(Importance::High).doc("Include schemas within each of the serialized values and keys."))
+            .define(
+                ConfigKey::new("schemas.enable", ConfigType::Boolean)
+                    .default("true")
+                    .importance(Importance::High)
+                    .doc("Include schemas within each of the serialized values and keys."),
+            )
             .define(
                 ConfigKey::new("schemas.cache.size", ConfigType::Int)
                     .default("1000")
@@ -294,7 +299,11 @@ mod tests {
         };
         let (mut fast_hits, mut known_hits) = (0, 0);
         for p in payloads {
-            for env in [format!(r#"{{"schema":{schema},"payload":{p}}}"#), format!(r#"{{"payload":{p},"schema":{schema}}}"#), format!(r#"{{"schema":null,"payload":{p}}}"#)] {
+            for env in [
+                format!(r#"{{"schema":{schema},"payload":{p}}}"#),
+                format!(r#"{{"payload":{p},"schema":{schema}}}"#),
+                format!(r#"{{"schema":null,"payload":{p}}}"#),
+            ] {
                 let b = env.as_bytes();
                 assert_eq!(show(c.to_connect("t", Some(b))), show(c.to_connect_via_tree(b)), "{env}");
                 let fast = super::fast_read::read_envelope(b, &|t| c.read_schema(t)).is_some();

@@ -8,7 +8,9 @@ pub use sluice_codecs::connect_json::{json_to_schema, json_to_schemaless, json_t
 
 use std::sync::LazyLock;
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, SchemaType, Validator, Value};
+use sluice_sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, SchemaType, Validator, Value,
+};
 
 /// `org.apache.kafka.connect.storage.StringConverter`: any value as its string form (UTF-8).
 #[derive(Default)]

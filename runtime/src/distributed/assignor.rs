@@ -167,12 +167,8 @@ mod tests {
 
     #[test]
     fn spreads_new_work_evenly() {
-        let cases: &[(&[(&str, u32)], usize, Vec<usize>)] = &[
-            (&[("a", 6)], 3, vec![2, 2, 2]),
-            (&[("a", 4), ("b", 3)], 3, vec![3, 2, 2]),
-            (&[("a", 1)], 2, vec![1, 0]),
-            (&[("a", 5)], 1, vec![5]),
-        ];
+        let cases: &[(&[(&str, u32)], usize, Vec<usize>)] =
+            &[(&[("a", 6)], 3, vec![2, 2, 2]), (&[("a", 4), ("b", 3)], 3, vec![3, 2, 2]), (&[("a", 1)], 2, vec![1, 0]), (&[("a", 5)], 1, vec![5])];
         for (connectors, n, expected) in cases {
             let w = work(connectors);
             let members: BTreeMap<String, BTreeSet<WorkId>> = (0..*n).map(|i| (format!("m{i}"), BTreeSet::new())).collect();

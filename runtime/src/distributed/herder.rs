@@ -15,8 +15,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use sluice_rest_api::{
-    ConfigInfos, ConfigMap, ConnectorInfo, ConnectorOffsets, ConnectorState, ConnectorStateInfo, ConnectorTaskId, Created,
-    Herder, Message, RestError, ServerInfo, TargetState, TaskInfo, TaskStateInfo, WorkerStatus,
+    ConfigInfos, ConfigMap, ConnectorInfo, ConnectorOffsets, ConnectorState, ConnectorStateInfo, ConnectorTaskId, Created, Herder, Message, RestError,
+    ServerInfo, TargetState, TaskInfo, TaskStateInfo, WorkerStatus,
 };
 use sluice_sdk::Props;
 
@@ -60,7 +60,14 @@ fn conflict_rebalance() -> RestError {
 }
 
 impl DistributedHerder {
-    pub fn new(worker: Worker, config_log: Arc<TopicLog>, offset_log: Arc<TopicLog>, state: Arc<Mutex<ConfigState>>, url: String, generation: Arc<AtomicI32>) -> DistributedHerder {
+    pub fn new(
+        worker: Worker,
+        config_log: Arc<TopicLog>,
+        offset_log: Arc<TopicLog>,
+        state: Arc<Mutex<ConfigState>>,
+        url: String,
+        generation: Arc<AtomicI32>,
+    ) -> DistributedHerder {
         let http = reqwest::Client::builder().timeout(WRITE_TIMEOUT).build().unwrap_or_default();
         DistributedHerder {
             worker,
@@ -126,7 +133,13 @@ impl DistributedHerder {
         Ok((code, text))
     }
 
-    async fn forward<T: DeserializeOwned>(&self, base: &str, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<(u16, Option<T>), RestError> {
+    async fn forward<T: DeserializeOwned>(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, Option<T>), RestError> {
         let (code, text) = self.forward_raw(base, method, path, body).await?;
         let parsed = if text.trim().is_empty() { None } else { serde_json::from_str(&text).ok() };
         Ok((code, parsed))
@@ -214,10 +227,22 @@ impl Herder for DistributedHerder {
         Ok(info)
     }
 
-    async fn put_connector_config(&self, name: &str, config: ConfigMap, allow_replace: bool, initial_state: Option<TargetState>) -> Result<Created<ConnectorInfo>, RestError> {
+    async fn put_connector_config(
+        &self,
+        name: &str,
+        config: ConfigMap,
+        allow_replace: bool,
+        initial_state: Option<TargetState>,
+    ) -> Result<Created<ConnectorInfo>, RestError> {
         if let Some(leader) = self.write_route()? {
             let (code, info) = if allow_replace {
-                self.forward::<ConnectorInfo>(&leader, reqwest::Method::PUT, &format!("/connectors/{name}/config"), Some(serde_json::to_value(&config).unwrap_or_default())).await?
+                self.forward::<ConnectorInfo>(
+                    &leader,
+                    reqwest::Method::PUT,
+                    &format!("/connectors/{name}/config"),
+                    Some(serde_json::to_value(&config).unwrap_or_default()),
+                )
+                .await?
             } else {
                 let body = serde_json::json!({"name": name, "config": config, "initial_state": initial_state});
                 self.forward::<ConnectorInfo>(&leader, reqwest::Method::POST, "/connectors", Some(body)).await?
@@ -320,7 +345,10 @@ impl Herder for DistributedHerder {
                 tasks
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| TaskInfo { id: ConnectorTaskId { connector: name.to_string(), task: i as u32 }, config: connector_config::mask_passwords(plugin.as_ref(), c) })
+                    .map(|(i, c)| TaskInfo {
+                        id: ConnectorTaskId { connector: name.to_string(), task: i as u32 },
+                        config: connector_config::mask_passwords(plugin.as_ref(), c),
+                    })
                     .collect()
             })
             .unwrap_or_default())

@@ -57,7 +57,12 @@ fn spawn_heartbeat(m: Arc<Membership>, active: Arc<AtomicBool>, generation: Arc<
 }
 
 /// The leader's assignment for every member.
-async fn leader_assign(h: &DistributedHerder, joined: &Joined, memory: &mut LeaderMemory, max_delay_ms: u64) -> (Vec<(String, Bytes)>, std::collections::BTreeSet<WorkId>) {
+async fn leader_assign(
+    h: &DistributedHerder,
+    joined: &Joined,
+    memory: &mut LeaderMemory,
+    max_delay_ms: u64,
+) -> (Vec<(String, Bytes)>, std::collections::BTreeSet<WorkId>) {
     if let Err(e) = h.config_log.read_to_end(READ_TIMEOUT).await {
         tracing::warn!(error = %e, "leader could not read the config topic to its end");
     }
@@ -78,7 +83,13 @@ async fn leader_assign(h: &DistributedHerder, joined: &Joined, memory: &mut Lead
     }
     let work = s.work();
     let round = assignor::assign(&owned_by, &work, memory, now_ms(), max_delay_ms);
-    tracing::info!(generation = joined.generation, members = joined.members.len(), work = work.len(), delay_ms = round.delay_ms, "leader computed the assignment");
+    tracing::info!(
+        generation = joined.generation,
+        members = joined.members.len(),
+        work = work.len(),
+        delay_ms = round.delay_ms,
+        "leader computed the assignment"
+    );
     let assignments = urls
         .keys()
         .map(|member| {
@@ -106,7 +117,13 @@ fn set_view(h: &DistributedHerder, view: ClusterView) {
 }
 
 /// Runs until `shutdown` turns true; then stops all work and leaves the group.
-pub async fn run(h: Arc<DistributedHerder>, m: Arc<Membership>, mut changes: mpsc::UnboundedReceiver<ConfigChange>, mut shutdown: watch::Receiver<bool>, max_delay_ms: u64) {
+pub async fn run(
+    h: Arc<DistributedHerder>,
+    m: Arc<Membership>,
+    mut changes: mpsc::UnboundedReceiver<ConfigChange>,
+    mut shutdown: watch::Receiver<bool>,
+    max_delay_ms: u64,
+) {
     let active = Arc::new(AtomicBool::new(false));
     let (rejoin_tx, mut rejoin_rx) = watch::channel(-1);
     spawn_heartbeat(m.clone(), active.clone(), h.generation.clone(), rejoin_tx);
@@ -131,7 +148,8 @@ pub async fn run(h: Arc<DistributedHerder>, m: Arc<Membership>, mut changes: mps
             }
         };
         h.generation.store(joined.generation, Ordering::Release);
-        let (assignments, assigned_work) = if joined.is_leader() { leader_assign(&h, &joined, &mut memory, max_delay_ms).await } else { (Vec::new(), Default::default()) };
+        let (assignments, assigned_work) =
+            if joined.is_leader() { leader_assign(&h, &joined, &mut memory, max_delay_ms).await } else { (Vec::new(), Default::default()) };
         let synced = tokio::select! {
             r = m.sync(&joined, assignments) => r,
             _ = stopped(&mut shutdown) => break 'rebalance,

@@ -36,9 +36,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::process::{RestListener, check_broker, wait_for_signal};
 use crate::executor::WorkerContext;
 use crate::plugins::Plugins;
+use crate::process::{RestListener, check_broker, wait_for_signal};
 use crate::status::StatusStore;
 use crate::worker::Worker;
 use crate::worker_config::{Mode, WorkerConfig};

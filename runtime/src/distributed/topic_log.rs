@@ -49,7 +49,9 @@ impl TopicLog {
             .set("fetch.wait.max.ms", "100")
             .create()
             .map_err(|e| ConnectError::fatal(format!("cannot create a consumer for {topic}: {e}")))?;
-        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(15)).map_err(|e| ConnectError::retriable(format!("cannot read metadata of {topic}: {e}")))?;
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(15))
+            .map_err(|e| ConnectError::retriable(format!("cannot read metadata of {topic}: {e}")))?;
         let partitions: Vec<i32> = metadata.topics().iter().filter(|t| t.name() == topic).flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
         if partitions.is_empty() {
             return Err(ConnectError::fatal(format!("internal topic {topic} has no partitions")));

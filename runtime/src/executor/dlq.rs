@@ -84,7 +84,6 @@ impl DeadLetterQueue {
             .map_err(|e| ConnectError::fatal(format!("cannot create the dead letter queue producer: {e}")))?;
         Ok(Some(DeadLetterQueue { topic: config.dlq_topic.clone(), context_headers: config.dlq_context_headers, producer }))
     }
-
 }
 
 impl ErrorReporter for DeadLetterQueue {

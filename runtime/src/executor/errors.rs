@@ -67,17 +67,68 @@ const ERRORS: &str = "Error Handling";
 /// dead letter queue keys of `SinkConnectorConfig`): the one place their defaults live.
 pub fn error_def(sink: bool) -> ConfigDef {
     let def = ConfigDef::new()
-        .define(ConfigKey::new("errors.retry.timeout", ConfigType::Long).default("0").importance(Importance::Medium).group(ERRORS, 1).validator(Validator::at_least(-1.0)).doc("The maximum duration in milliseconds that a failed operation will be reattempted. 0: no retries; -1: infinite retries."))
-        .define(ConfigKey::new("errors.retry.delay.max.ms", ConfigType::Long).default("60000").importance(Importance::Medium).group(ERRORS, 2).validator(Validator::at_least(1.0)).doc("The maximum duration in milliseconds between consecutive retry attempts."))
-        .define(ConfigKey::new("errors.tolerance", ConfigType::String).default("none").importance(Importance::Medium).group(ERRORS, 3).validator(Validator::one_of(&["none", "all"])).doc("Behavior for tolerating errors during connector operation. 'none' fails the task; 'all' skips problematic records."))
-        .define(ConfigKey::new("errors.log.enable", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 4).doc("Log each error and the details of the failed operation."))
-        .define(ConfigKey::new("errors.log.include.messages", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 5).doc("Include the record that caused the failure in the log."));
+        .define(
+            ConfigKey::new("errors.retry.timeout", ConfigType::Long)
+                .default("0")
+                .importance(Importance::Medium)
+                .group(ERRORS, 1)
+                .validator(Validator::at_least(-1.0))
+                .doc("The maximum duration in milliseconds that a failed operation will be reattempted. 0: no retries; -1: infinite retries."),
+        )
+        .define(
+            ConfigKey::new("errors.retry.delay.max.ms", ConfigType::Long)
+                .default("60000")
+                .importance(Importance::Medium)
+                .group(ERRORS, 2)
+                .validator(Validator::at_least(1.0))
+                .doc("The maximum duration in milliseconds between consecutive retry attempts."),
+        )
+        .define(
+            ConfigKey::new("errors.tolerance", ConfigType::String)
+                .default("none")
+                .importance(Importance::Medium)
+                .group(ERRORS, 3)
+                .validator(Validator::one_of(&["none", "all"]))
+                .doc("Behavior for tolerating errors during connector operation. 'none' fails the task; 'all' skips problematic records."),
+        )
+        .define(
+            ConfigKey::new("errors.log.enable", ConfigType::Boolean)
+                .default("false")
+                .importance(Importance::Medium)
+                .group(ERRORS, 4)
+                .doc("Log each error and the details of the failed operation."),
+        )
+        .define(
+            ConfigKey::new("errors.log.include.messages", ConfigType::Boolean)
+                .default("false")
+                .importance(Importance::Medium)
+                .group(ERRORS, 5)
+                .doc("Include the record that caused the failure in the log."),
+        );
     if !sink {
         return def;
     }
-    def.define(ConfigKey::new("errors.deadletterqueue.topic.name", ConfigType::String).default("").importance(Importance::Medium).group(ERRORS, 6).doc("The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error."))
-        .define(ConfigKey::new("errors.deadletterqueue.topic.replication.factor", ConfigType::Short).default("3").importance(Importance::Medium).group(ERRORS, 7).doc("Replication factor used to create the dead letter queue topic when it doesn't already exist."))
-        .define(ConfigKey::new("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean).default("false").importance(Importance::Medium).group(ERRORS, 8).doc("If true, add headers containing error context to the messages written to the dead letter queue."))
+    def.define(
+        ConfigKey::new("errors.deadletterqueue.topic.name", ConfigType::String)
+            .default("")
+            .importance(Importance::Medium)
+            .group(ERRORS, 6)
+            .doc("The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error."),
+    )
+    .define(
+        ConfigKey::new("errors.deadletterqueue.topic.replication.factor", ConfigType::Short)
+            .default("3")
+            .importance(Importance::Medium)
+            .group(ERRORS, 7)
+            .doc("Replication factor used to create the dead letter queue topic when it doesn't already exist."),
+    )
+    .define(
+        ConfigKey::new("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean)
+            .default("false")
+            .importance(Importance::Medium)
+            .group(ERRORS, 8)
+            .doc("If true, add headers containing error context to the messages written to the dead letter queue."),
+    )
 }
 
 /// The `errors.*` settings of a connector.
@@ -367,7 +418,10 @@ mod tests {
         let h = handler(&[]);
         let err = h.execute(Stage::ValueConverter, "JsonConverter", failure, || Err::<(), _>(ConnectError::data("bad json").into())).await.unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("Tolerance exceeded") && msg.contains("VALUE_CONVERTER") && msg.contains("partition=1, offset=5") && msg.contains("bad json"), "{msg}");
+        assert!(
+            msg.contains("Tolerance exceeded") && msg.contains("VALUE_CONVERTER") && msg.contains("partition=1, offset=5") && msg.contains("bad json"),
+            "{msg}"
+        );
     }
 
     #[tokio::test]
@@ -405,10 +459,12 @@ mod tests {
         assert!((5..=8).contains(&calls), "{calls} attempts within 5 s");
         let none = handler(&[]);
         let mut calls = 0;
-        let _ = none.execute(Stage::Transformation, "X", failure, || {
-            calls += 1;
-            Err::<(), _>(ConnectError::retriable("x").into())
-        }).await;
+        let _ = none
+            .execute(Stage::Transformation, "X", failure, || {
+                calls += 1;
+                Err::<(), _>(ConnectError::retriable("x").into())
+            })
+            .await;
         assert_eq!(calls, 1, "errors.retry.timeout=0: no retries");
     }
 }

@@ -140,10 +140,7 @@ impl ProducerContext for AckContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         match result {
-            Ok(m) => self.submitted.ack(
-                seq as u64,
-                RecordMetadata { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
-            ),
+            Ok(m) => self.submitted.ack(seq as u64, RecordMetadata { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() }),
             Err((e, m)) => self.submitted.fail(format!("Failed to send a record to {}-{}: {e}", m.topic(), m.partition())),
         }
     }
@@ -199,9 +196,8 @@ async fn execute(
         let kbytes = java_buffer_memory.map_or(32768, |b| (b / 1024).max(1));
         pcfg.set("queue.buffering.max.kbytes", kbytes.to_string());
     }
-    let producer: ThreadedProducer<AckContext> = pcfg
-        .create_with_context(AckContext { submitted: submitted.clone() })
-        .map_err(|e| ConnectError::fatal(format!("cannot create producer: {e}")))?;
+    let producer: ThreadedProducer<AckContext> =
+        pcfg.create_with_context(AckContext { submitted: submitted.clone() }).map_err(|e| ConnectError::fatal(format!("cannot create producer: {e}")))?;
     let mut exec = SourceExecutor {
         ctx,
         key_converter: ctx.converter(&spec.connector_props, "key.converter")?,
@@ -269,12 +265,9 @@ impl SourceExecutor<'_> {
             };
             // The chain runs once over the batch (a WASM stage crosses its boundary once), unless
             // failed transforms are to be retried, which goes record by record.
-            let mut transformed = if self.chain.is_empty() || self.errors.config.retries() || batch.len() < 2 {
-                Vec::new()
-            } else {
-                self.chain.apply_batch(batch.clone())
-            }
-            .into_iter();
+            let mut transformed =
+                if self.chain.is_empty() || self.errors.config.retries() || batch.len() < 2 { Vec::new() } else { self.chain.apply_batch(batch.clone()) }
+                    .into_iter();
             for record in batch {
                 if *shutdown.borrow() {
                     // Not sent, so its offset is not committed: it is polled again after restart.
@@ -307,7 +300,12 @@ impl SourceExecutor<'_> {
 
     /// Transforms (unless `transformed` already holds the chain's result for it), converts and
     /// produces one record; a record dropped or skipped counts as done at once.
-    async fn send(&mut self, record: SourceRecord, transformed: Option<Result<Option<SourceRecord>, StageError>>, shutdown: &watch::Receiver<bool>) -> ConnectResult<()> {
+    async fn send(
+        &mut self,
+        record: SourceRecord,
+        transformed: Option<Result<Option<SourceRecord>, StageError>>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> ConnectResult<()> {
         let describe = |r: &SourceRecord| {
             format!(
                 "sourcePartition={}, sourceOffset={}, topic='{}'",
@@ -329,11 +327,7 @@ impl SourceExecutor<'_> {
                     self.errors.fail(Stage::Transformation, e.class, failure(), &e.error)?;
                     None
                 }
-                None => self
-                    .errors
-                    .execute(Stage::Transformation, "", failure, || chain.apply(record.clone()).map_err(OpError::from))
-                    .await?
-                    .flatten(),
+                None => self.errors.execute(Stage::Transformation, "", failure, || chain.apply(record.clone()).map_err(OpError::from)).await?.flatten(),
             };
             match out {
                 Some(r) => r,
@@ -354,7 +348,9 @@ impl SourceExecutor<'_> {
             None => None,
             Some(_) => {
                 errors
-                    .execute(Stage::ValueConverter, &self.value_class, failure, || Ok(vc.from_connect(&record.topic, record.value_schema.as_ref(), &record.value)?))
+                    .execute(Stage::ValueConverter, &self.value_class, failure, || {
+                        Ok(vc.from_connect(&record.topic, record.value_schema.as_ref(), &record.value)?)
+                    })
                     .await?
             }
         };

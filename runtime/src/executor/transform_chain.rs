@@ -79,7 +79,11 @@ fn aliases(props: &Props, key: &str) -> ConnectResult<Vec<String>> {
 }
 
 fn class_of<'a>(props: &'a Props, key: &str) -> ConnectResult<&'a str> {
-    props.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()).ok_or_else(|| ConnectError::config(key, format!("Missing required configuration \"{key}\" which has no default value.")))
+    props
+        .get(key)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ConnectError::config(key, format!("Missing required configuration \"{key}\" which has no default value.")))
 }
 
 impl<R: ChainRecord> TransformChain<R> {
@@ -109,15 +113,23 @@ impl<R: ChainRecord> TransformChain<R> {
             transform.configure(&own).map_err(|e| prefixed(&prefix, e))?;
             let predicate = match own.get("predicate").map(|s| s.trim()).filter(|s| !s.is_empty()) {
                 None => None,
-                Some(p) => Some(predicates.get(p).cloned().ok_or_else(|| {
-                    ConnectError::config(format!("{prefix}predicate"), format!("Predicate '{p}' is not defined in 'predicates'"))
-                })?),
+                Some(p) => Some(
+                    predicates
+                        .get(p)
+                        .cloned()
+                        .ok_or_else(|| ConnectError::config(format!("{prefix}predicate"), format!("Predicate '{p}' is not defined in 'predicates'")))?,
+                ),
             };
             let negate = match own.get("negate").map(|s| s.trim().to_ascii_lowercase()) {
                 None => false,
                 Some(v) if v == "true" => true,
                 Some(v) if v == "false" || v.is_empty() => false,
-                Some(v) => return Err(ConnectError::config(format!("{prefix}negate"), format!("Invalid value {v} for configuration {prefix}negate: Expected value to be either true or false"))),
+                Some(v) => {
+                    return Err(ConnectError::config(
+                        format!("{prefix}negate"),
+                        format!("Invalid value {v} for configuration {prefix}negate: Expected value to be either true or false"),
+                    ));
+                }
             };
             if negate && predicate.is_none() {
                 return Err(ConnectError::config(format!("{prefix}negate"), "negate is only allowed together with a predicate"));
@@ -171,7 +183,10 @@ impl<R: ChainRecord> TransformChain<R> {
             let results = s.transform.apply_batch(input);
             let n = results.len();
             if n != chosen.len() {
-                let error = || StageError { class: s.class, error: ConnectError::fatal(format!("transform {} returned {n} results for {} records", s.class, chosen.len())) };
+                let error = || StageError {
+                    class: s.class,
+                    error: ConnectError::fatal(format!("transform {} returned {n} results for {} records", s.class, chosen.len())),
+                };
                 chosen.iter().for_each(|&i| out[i] = Err(error()));
                 continue;
             }
@@ -256,7 +271,10 @@ mod tests {
             (&[("transforms", "a")], "transforms.a.type"),
             (&[("transforms", "a"), ("transforms.a.type", "Nope")], "transforms.a.type"),
             (&[("transforms", "a"), ("transforms.a.type", "RegexRouter"), ("transforms.a.replacement", "x")], "transforms.a.regex"),
-            (&[("transforms", "a"), ("transforms.a.type", "RegexRouter"), ("transforms.a.regex", "("), ("transforms.a.replacement", "x")], "transforms.a.regex"),
+            (
+                &[("transforms", "a"), ("transforms.a.type", "RegexRouter"), ("transforms.a.regex", "("), ("transforms.a.replacement", "x")],
+                "transforms.a.regex",
+            ),
             (&[("transforms", "a"), ("transforms.a.type", "Filter"), ("transforms.a.predicate", "p")], "transforms.a.predicate"),
             (&[("transforms", "a"), ("transforms.a.type", "Filter"), ("transforms.a.negate", "true")], "transforms.a.negate"),
             (&[("transforms", "a,a"), ("transforms.a.type", "Filter")], "transforms"),

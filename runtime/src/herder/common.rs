@@ -24,7 +24,11 @@ pub fn health(started: bool) -> Result<WorkerStatus, RestError> {
 
 /// `GET /connector-plugins`.
 pub fn connector_plugins(plugins: &Plugins, connectors_only: bool) -> Vec<PluginInfo> {
-    let info = |d: &crate::plugins::PluginDesc| PluginInfo { class_name: d.class.clone(), plugin_type: d.plugin_type.connect_name().into(), version: Some(d.version.clone()) };
+    let info = |d: &crate::plugins::PluginDesc| PluginInfo {
+        class_name: d.class.clone(),
+        plugin_type: d.plugin_type.connect_name().into(),
+        version: Some(d.version.clone()),
+    };
     let mut out: Vec<PluginInfo> = plugins.connectors().iter().map(|p| info(&p.desc)).collect();
     if !connectors_only {
         out.extend(plugins.converters().iter().map(|p| info(&p.desc)));
@@ -83,12 +87,7 @@ fn config_infos(plugins: &Plugins, providers: &ConfigProviders, plugin: &Connect
             ConfigInfo { definition, value: v.into() }
         })
         .collect();
-    ConfigInfos {
-        name: plugin.desc.class.clone(),
-        error_count: configs.iter().map(|c| c.value.errors.len()).sum(),
-        groups,
-        configs,
-    }
+    ConfigInfos { name: plugin.desc.class.clone(), error_count: configs.iter().map(|c| c.value.errors.len()).sum(), groups, configs }
 }
 
 /// `PUT /connector-plugins/{plugin}/config/validate`.
@@ -133,7 +132,12 @@ macro_rules! plugin_and_logger_methods {
         }
 
         fn invalid_plugins(&self) -> Vec<sluice_rest_api::InvalidPluginInfo> {
-            self.ctx().plugins.invalid().iter().map(|p| sluice_rest_api::InvalidPluginInfo { path: p.path.display().to_string(), reason: p.reason.clone() }).collect()
+            self.ctx()
+                .plugins
+                .invalid()
+                .iter()
+                .map(|p| sluice_rest_api::InvalidPluginInfo { path: p.path.display().to_string(), reason: p.reason.clone() })
+                .collect()
         }
 
         fn plugin_config(&self, plugin: &str) -> Result<Vec<sluice_rest_api::ConfigKeyInfo>, sluice_rest_api::RestError> {

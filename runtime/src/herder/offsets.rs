@@ -82,7 +82,8 @@ pub async fn get(ctx: &WorkerContext, name: &str, plugin: &ConnectorPlugin, conf
 }
 
 fn sink_partition(p: &OffsetMap) -> Result<(String, i32), RestError> {
-    let topic = p.get("kafka_topic").and_then(Json::as_str).ok_or_else(|| RestError::bad_request("Sink connector partitions must contain a string 'kafka_topic'"))?;
+    let topic =
+        p.get("kafka_topic").and_then(Json::as_str).ok_or_else(|| RestError::bad_request("Sink connector partitions must contain a string 'kafka_topic'"))?;
     let partition = p
         .get("kafka_partition")
         .and_then(Json::as_i64)
@@ -109,7 +110,11 @@ pub async fn alter(ctx: &WorkerContext, name: &str, plugin: &ConnectorPlugin, _c
     for o in &new.offsets {
         let (topic, partition) = sink_partition(&o.partition)?;
         let offset = match &o.offset {
-            None => return Err(RestError::bad_request("Resetting a single sink partition's offset is not supported; DELETE /connectors/{name}/offsets resets all of them")),
+            None => {
+                return Err(RestError::bad_request(
+                    "Resetting a single sink partition's offset is not supported; DELETE /connectors/{name}/offsets resets all of them",
+                ));
+            }
             Some(off) => off
                 .get("kafka_offset")
                 .and_then(Json::as_i64)

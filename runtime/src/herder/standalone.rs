@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sluice_rest_api::{
-    ConfigInfos, ConfigMap, ConnectorInfo, ConnectorOffsets, ConnectorState, ConnectorStateInfo, ConnectorTaskId,
-    Created, Herder, Message, RestError, ServerInfo, TargetState, TaskInfo, TaskStateInfo,
-    WorkerStatus,
+    ConfigInfos, ConfigMap, ConnectorInfo, ConnectorOffsets, ConnectorState, ConnectorStateInfo, ConnectorTaskId, Created, Herder, Message, RestError,
+    ServerInfo, TargetState, TaskInfo, TaskStateInfo, WorkerStatus,
 };
 use sluice_sdk::{ConnectError, Props};
 use tokio::sync::Mutex;
@@ -146,7 +145,13 @@ impl Herder for StandaloneHerder {
         self.ctx().status.connector_state_info(name, ty).ok_or_else(|| RestError::connector_not_found(name))
     }
 
-    async fn put_connector_config(&self, name: &str, config: ConfigMap, allow_replace: bool, initial_state: Option<TargetState>) -> Result<Created<ConnectorInfo>, RestError> {
+    async fn put_connector_config(
+        &self,
+        name: &str,
+        config: ConfigMap,
+        allow_replace: bool,
+        initial_state: Option<TargetState>,
+    ) -> Result<Created<ConnectorInfo>, RestError> {
         let plugin = common::validate_for_put(&self.ctx().plugins, &self.ctx().config.providers, &config)?;
         let mut connectors = self.connectors.lock().await;
         let existing = connectors.remove(name);
@@ -225,12 +230,7 @@ impl Herder for StandaloneHerder {
     async fn restart_connector_and_tasks(&self, name: &str, include_tasks: bool, only_failed: bool) -> Result<ConnectorStateInfo, RestError> {
         let mut status = self.connector_status(name).await?;
         let restart_connector = !only_failed || status.connector.state == ConnectorState::Failed;
-        let tasks: Vec<u32> = status
-            .tasks
-            .iter()
-            .filter(|t| include_tasks && (!only_failed || t.state == ConnectorState::Failed))
-            .map(|t| t.id)
-            .collect();
+        let tasks: Vec<u32> = status.tasks.iter().filter(|t| include_tasks && (!only_failed || t.state == ConnectorState::Failed)).map(|t| t.id).collect();
         if restart_connector {
             status.connector.state = ConnectorState::Restarting;
         }
@@ -251,7 +251,10 @@ impl Herder for StandaloneHerder {
             e.task_configs
                 .iter()
                 .enumerate()
-                .map(|(i, c)| TaskInfo { id: ConnectorTaskId { connector: name.to_string(), task: i as u32 }, config: connector_config::mask_passwords(Some(&e.plugin), c) })
+                .map(|(i, c)| TaskInfo {
+                    id: ConnectorTaskId { connector: name.to_string(), task: i as u32 },
+                    config: connector_config::mask_passwords(Some(&e.plugin), c),
+                })
                 .collect()
         })
         .await
@@ -259,7 +262,11 @@ impl Herder for StandaloneHerder {
 
     async fn task_status(&self, name: &str, task: u32) -> Result<TaskStateInfo, RestError> {
         self.with_entry(name, |_| ()).await?;
-        let s = self.ctx().status.task(name, task).ok_or_else(|| RestError::new(axum::http::StatusCode::NOT_FOUND, format!("No status found for task {name}-{task}")))?;
+        let s = self
+            .ctx()
+            .status
+            .task(name, task)
+            .ok_or_else(|| RestError::new(axum::http::StatusCode::NOT_FOUND, format!("No status found for task {name}-{task}")))?;
         Ok(TaskStateInfo { id: task, state: s.state, worker_id: s.worker_id, trace: s.trace })
     }
 

@@ -3,9 +3,9 @@
 
 #![allow(dead_code)]
 
+use sluice_sdk::{ConfigDef, ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, Value};
 use sluice_wasm_abi::value_bytes;
 use sluice_wasm_abi::wire::{schema_of_text, schema_text};
-use sluice_sdk::{ConfigDef, ConnectError, Header, Headers, OffsetMap, Props, SchemaRef, Value};
 
 use crate::bindings::sluice::plugin::types;
 

@@ -34,7 +34,8 @@ fn wit<T>(r: ConnectResult<T>) -> Result<T, types::ConnectError> {
 /// The records of a batch from the host (every entry is present).
 #[cfg(feature = "predicate")]
 fn read_records(batch: &[u8]) -> ConnectResult<Vec<crate::Record>> {
-    let records = sluice_wasm_abi::record_batch::read_trusted_batch(batch).map_err(|e| sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}")))?;
+    let records = sluice_wasm_abi::record_batch::read_trusted_batch(batch)
+        .map_err(|e| sluice_sdk::ConnectError::fatal(format!("malformed record batch from the host: {e}")))?;
     Ok(records.into_iter().flatten().collect())
 }
 
@@ -173,4 +174,3 @@ pub mod predicate {
         Ok(with(|t: &mut T| records.iter().map(|r| t.test(r)).collect()))
     }
 }
-

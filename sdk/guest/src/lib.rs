@@ -24,11 +24,11 @@
 //! One instance of your type lives per task (or per transform instance); calls never overlap.
 //! A panic fails the call: the worker reports the panic message and fails the task.
 
-pub use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Header, Headers, Importance, OffsetMap, Props, Schema,
-    SchemaRef, SchemaType, SinkRecord, SourceRecord, Struct, TopicPartition, Value, offset_map,
-};
 pub use sluice_sdk::serde_json;
+pub use sluice_sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Header, Headers, Importance, OffsetMap, Props, Schema, SchemaRef, SchemaType,
+    SinkRecord, SourceRecord, Struct, TopicPartition, Value, offset_map,
+};
 
 pub mod http;
 mod macros;

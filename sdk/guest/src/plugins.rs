@@ -76,4 +76,3 @@ pub trait PredicatePlugin: Default + 'static {
     }
     fn test(&mut self, record: &Record) -> bool;
 }
-

@@ -223,7 +223,10 @@ mod tests {
             .build();
         let mut w = Box::new(AvroWriter::new(&schema, "k").unwrap());
         let rows = [
-            Struct::new().put("n", Value::Null).put("inner", Value::Struct(Struct::new().put("x", 1))).put("pairs", Value::Map(vec![(Value::Int32(1), Value::from("one"))])),
+            Struct::new()
+                .put("n", Value::Null)
+                .put("inner", Value::Struct(Struct::new().put("x", 1)))
+                .put("pairs", Value::Map(vec![(Value::Int32(1), Value::from("one"))])),
             Struct::new().put("n", Value::Int32(7)).put("inner", Value::Null).put("pairs", Value::Map(vec![])),
         ];
         for (i, v) in rows.into_iter().enumerate() {
@@ -236,7 +239,10 @@ mod tests {
         let AV::Record(first) = &rows[0] else { panic!("not a record: {:?}", rows[0]) };
         assert_eq!(first[0], ("n".to_string(), AV::Union(1, Box::new(AV::Null))));
         assert_eq!(first[1], ("inner".to_string(), AV::Union(1, Box::new(AV::Record(vec![("x".to_string(), AV::Int(1))])))));
-        assert_eq!(first[2], ("pairs".to_string(), AV::Array(vec![AV::Record(vec![("key".to_string(), AV::Int(1)), ("value".to_string(), AV::String("one".into()))])])));
+        assert_eq!(
+            first[2],
+            ("pairs".to_string(), AV::Array(vec![AV::Record(vec![("key".to_string(), AV::Int(1)), ("value".to_string(), AV::String("one".into()))])]))
+        );
         let AV::Record(second) = &rows[1] else { panic!("not a record: {:?}", rows[1]) };
         assert_eq!(second[0], ("n".to_string(), AV::Union(0, Box::new(AV::Int(7)))));
         assert_eq!(second[1], ("inner".to_string(), AV::Union(0, Box::new(AV::Null))));

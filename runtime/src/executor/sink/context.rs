@@ -12,7 +12,6 @@ use rdkafka::{ClientContext, TopicPartitionList};
 use sluice_sdk::{ErrantRecordReporter, SinkTaskContext, TopicPartition};
 use tokio::sync::mpsc;
 
-
 pub(super) enum RebalanceEvent {
     Assigned(Vec<TopicPartition>),
     Revoked(Vec<TopicPartition>),

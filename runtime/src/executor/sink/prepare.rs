@@ -55,9 +55,9 @@ impl SinkPipeline {
         let pipeline = self.clone();
         rayon::spawn(move || {
             let preps = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.prepare(&msgs)));
-            let out = preps.map(|preps| Prepared { msgs, preps }).map_err(|p| {
-                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into())
-            });
+            let out = preps
+                .map(|preps| Prepared { msgs, preps })
+                .map_err(|p| p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into()));
             let _ = tx.send(out);
         });
         rx
@@ -149,11 +149,16 @@ impl SinkPipeline {
         let mut input = Some(record);
         let out = self
             .errors
-            .execute(Stage::Transformation, "", || self.failure(m), || {
-                let r = if retries { input.clone() } else { input.take() };
-                let r = r.ok_or_else(|| OpError::from(ConnectError::fatal("transformation input already consumed")))?;
-                Ok(self.chain.apply(r)?)
-            })
+            .execute(
+                Stage::Transformation,
+                "",
+                || self.failure(m),
+                || {
+                    let r = if retries { input.clone() } else { input.take() };
+                    let r = r.ok_or_else(|| OpError::from(ConnectError::fatal("transformation input already consumed")))?;
+                    Ok(self.chain.apply(r)?)
+                },
+            )
             .await?;
         Ok(out.flatten())
     }
@@ -163,7 +168,9 @@ impl SinkPipeline {
         let topic = m.topic();
         let failure = || self.failure(m);
         let errors = &self.errors;
-        let Some((key_schema, key)) = errors.execute(Stage::KeyConverter, &self.key_class, failure, || Ok(self.key_converter.to_connect(topic, m.key())?)).await? else {
+        let Some((key_schema, key)) =
+            errors.execute(Stage::KeyConverter, &self.key_class, failure, || Ok(self.key_converter.to_connect(topic, m.key())?)).await?
+        else {
             return Ok(None);
         };
         let Some((value_schema, value)) =
