@@ -163,7 +163,7 @@ pub fn plugin_of(plugins: &Plugins, props: &Props) -> ConnectResult<ConnectorPlu
         .map(|c| c.trim())
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ConnectError::config("connector.class", "Missing required configuration \"connector.class\" which has no default value."))?;
-    plugins.connector(class).map(Clone::clone).map_err(|e| ConnectError::config("connector.class", e.to_string()))
+    plugins.connector(class).cloned().map_err(|e| ConnectError::config("connector.class", e.to_string()))
 }
 
 /// Validates every key of a connector config (after config providers were applied): the

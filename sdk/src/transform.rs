@@ -39,7 +39,9 @@ pub trait Converter: Send + Sync {
     fn config_def(&self) -> ConfigDef;
     /// `props` are the converter's own keys (prefix already removed); `is_key` tells which side.
     fn configure(&mut self, props: &Props, is_key: bool) -> ConnectResult<()>;
-    /// Connect data → bytes; `None` for a null value (a tombstone).
+    /// Connect data → bytes; `None` for a null value (a tombstone). Named as Connect's
+    /// `Converter.fromConnectData`.
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect(&self, topic: &str, schema: Option<&SchemaRef>, value: &Value) -> ConnectResult<Option<Vec<u8>>>;
     /// Bytes → Connect data; `None` bytes give a null value.
     fn to_connect(&self, topic: &str, bytes: Option<&[u8]>) -> ConnectResult<(Option<SchemaRef>, Value)>;

@@ -192,7 +192,7 @@ fn debezium_changes_become_replacing_merge_tree_rows_and_new_fields_add_columns(
     let dir = scratch("ch-cdc");
     let topic = unique("ch-cdc");
     let table = table_name("items");
-    let events = vec![
+    let events = [
         (key(1), change_event("r", None, Some((1, "one", None)), 100, false)),
         (key(2), change_event("c", None, Some((2, "two", None)), 110, false)),
         (key(3), change_event("c", None, Some((3, "three", None)), 120, false)),

@@ -101,7 +101,7 @@ fn registry_api_follows_confluent_paths_bodies_and_error_codes() {
     assert_eq!(error_code(&req(&r, "GET", "/subjects/missing-subject/versions", None)), 40401);
     assert_eq!(error_code(&req(&r, "GET", &format!("/subjects/{s}/versions/99"), None)), 40402);
     assert_eq!(error_code(&req(&r, "GET", "/schemas/ids/987654", None)), 40403);
-    assert_eq!(error_code(&req(&r, "POST", &format!("/subjects/{s}"), Some(record("Other", &[id_field.clone()])))), 40403);
+    assert_eq!(error_code(&req(&r, "POST", &format!("/subjects/{s}"), Some(record("Other", std::slice::from_ref(&id_field))))), 40403);
     assert_eq!(error_code(&req(&r, "POST", &format!("/subjects/{s}/versions"), Some(json!({"schema": "{\"type\":\"nope\"}"})))), 42201);
     assert_eq!(error_code(&req(&r, "GET", &format!("/subjects/{s}/versions/zero"), None)), 42202);
     assert_eq!(error_code(&req(&r, "PUT", &format!("/config/{s}"), Some(json!({"compatibility": "SOMETIMES"})))), 42203);

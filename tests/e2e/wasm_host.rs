@@ -43,7 +43,7 @@ fn discovers_examples_with_their_info_and_rejects_garbage() {
         std::fs::copy(examples().join(f), dir.join(f)).unwrap();
     }
     std::fs::write(dir.join("broken.wasm"), b"\0asm garbage").unwrap();
-    let found = discover(&[dir.clone()]);
+    let found = discover(std::slice::from_ref(&dir));
     let mut names = Vec::new();
     let mut invalid = Vec::new();
     for d in found {

@@ -28,7 +28,7 @@ const FLUSH: u64 = 25_000;
 
 fn envelope(i: u64) -> String {
     let country = ["de", "fr", "us", "jp"][(i % 4) as usize];
-    let note = if i % 3 == 0 { None } else { Some("deliver to the back door") };
+    let note = if i.is_multiple_of(3) { None } else { Some("deliver to the back door") };
     serde_json::json!({
         "schema": {"type": "struct", "name": "bench.Order", "optional": false, "fields": [
             {"field": "id", "type": "int64", "optional": false},

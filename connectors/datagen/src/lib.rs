@@ -110,7 +110,7 @@ pub fn generate(g: u64, key_space: u64, payload_bytes: usize) -> (Value, Value) 
         .put("amount", Value::Bytes(logical::encode_unscaled((h >> 8) as i128 % 100_000)))
         .put("quantity", ((h >> 32) % 10 + 1) as i32)
         .put("ordered_at", EPOCH_MS + g as i64 * 1000)
-        .put("note", if h % 5 == 0 { Value::String(format!("rush order {g}")) } else { Value::Null });
+        .put("note", if h.is_multiple_of(5) { Value::String(format!("rush order {g}")) } else { Value::Null });
     if payload_bytes > 0 {
         let c = (b'a' + (h % 26) as u8) as char;
         v.set("payload", std::iter::repeat_n(c, payload_bytes).collect::<String>());

@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(s.apply(0, &connector_key("a"), Some(&properties_value(&props))), Some(ConfigChange::Connector("a".into())));
         assert_eq!(s.apply(1, &task_key("a", 0), Some(&properties_value(&props))), None);
         assert_eq!(s.apply(2, &task_key("a", 1), Some(&properties_value(&props))), None);
-        assert!(s.tasks.get("a").is_none(), "tasks wait for the commit");
+        assert!(!s.tasks.contains_key("a"), "tasks wait for the commit");
         assert_eq!(s.apply(3, &commit_key("a"), Some(&commit_value(2))), Some(ConfigChange::Tasks("a".into())));
         assert_eq!(s.tasks["a"].len(), 2);
         assert_eq!(s.work().len(), 3);

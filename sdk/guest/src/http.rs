@@ -85,7 +85,7 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> R
     let failed = |message: String| HttpError::Failed { authority: authority.to_string(), message };
     let fields = Fields::new();
     for (name, value) in headers {
-        fields.append(&name.to_ascii_lowercase(), &value.as_bytes().to_vec()).map_err(|e| failed(format!("header {name}: {e:?}")))?;
+        fields.append(&name.to_ascii_lowercase(), value.as_bytes()).map_err(|e| failed(format!("header {name}: {e:?}")))?;
     }
     let method = method_of(method);
     if !body.is_empty() || matches!(method, Method::Post | Method::Put | Method::Patch) {
