@@ -1,8 +1,6 @@
 //! A Kafka → sink pipeline measured the same way by several benchmarks: fill a topic, read it
 //! with a raw consumer (the baseline), then through `sluice standalone` with the test sink.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -14,7 +12,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::{Row, peak_rss_mib, sluice_bin, unique};
+use crate::{CpuMeter, Poll, Properties, Row, Worker, bench_dir, standalone_worker, unique};
 
 /// Creates `topic` (one partition) and writes `n` records `value(i)` keyed by `i`; returns the value bytes.
 pub fn produce(bootstrap: &str, topic: &str, n: u64, value: impl Fn(u64) -> Vec<u8>) -> Result<u64> {
@@ -45,13 +43,15 @@ pub fn produce(bootstrap: &str, topic: &str, n: u64, value: impl Fn(u64) -> Vec<
     Ok(bytes)
 }
 
-/// The baseline: a plain consumer that reads and parses every value.
+/// The baseline: a plain consumer in this process that reads and parses every value (its CPU
+/// is this process's).
 pub fn raw_consume(bootstrap: &str, topic: &str, n: u64, bytes: u64) -> Result<Row> {
     let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", bootstrap).set("group.id", unique("raw")).create()?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Beginning)?;
     consumer.assign(&tpl)?;
     let started = Instant::now();
+    let cpu = CpuMeter::start(std::process::id());
     let mut seen = 0;
     while seen < n {
         if started.elapsed() > Duration::from_secs(300) {
@@ -63,7 +63,8 @@ pub fn raw_consume(bootstrap: &str, topic: &str, n: u64, bytes: u64) -> Result<R
             seen += 1;
         }
     }
-    Ok(Row { name: "raw rdkafka consumer + JSON parse".into(), records: n, bytes, elapsed: started.elapsed(), peak_rss_mib: None })
+    let elapsed = started.elapsed();
+    Ok(Row::new("raw rdkafka consumer + JSON parse", n, bytes, elapsed).cpu(cpu.read(elapsed)))
 }
 
 /// Counts the lines of a file that only grows, reading only what was appended since the last
@@ -98,8 +99,9 @@ impl LineCounter {
 }
 
 /// Runs a sluice standalone worker (plus `worker_extra` properties) with one
-/// TestSinkConnector (plus `extra` properties) and waits for `expect` lines; the time runs from
-/// the first line written to the last.
+/// TestSinkConnector (plus `extra` properties) and waits for `expect` lines; the row's window
+/// runs from the first line written to the last (see [`Worker::measure`]), its records are
+/// those written in it (scaled from lines to records when some go to a DLQ instead).
 #[allow(clippy::too_many_arguments)]
 pub fn sluice_sink(
     name: &str,
@@ -111,63 +113,32 @@ pub fn sluice_sink(
     worker_extra: &[(&str, &str)],
     extra: &[(&str, &str)],
 ) -> Result<Row> {
-    let dir = std::env::temp_dir().join("sluice-bench").join(unique("transforms"));
-    std::fs::create_dir_all(&dir)?;
+    let dir = bench_dir("sink")?;
     let out = dir.join("out.txt");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut worker = std::fs::File::create(dir.join("worker.properties"))?;
-    writeln!(worker, "bootstrap.servers={bootstrap}\noffset.storage.file.filename={}\nlisteners=http://127.0.0.1:{port}", dir.join("offsets").display())?;
-    writeln!(
-        worker,
-        "key.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false"
-    )?;
-    writeln!(worker, "consumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=1000\nsluice.test.plugins.enable=true")?;
-    for (k, v) in worker_extra {
-        writeln!(worker, "{k}={v}")?;
-    }
-    let mut conn = std::fs::File::create(dir.join("sink.properties"))?;
-    writeln!(conn, "name={}\nconnector.class=io.sluice.connect.testkit.TestSinkConnector\ntopics={topic}\nfile={}", unique("sink"), out.display())?;
-    for (k, v) in extra {
-        writeln!(conn, "{k}={v}")?;
-    }
-    let log = std::fs::File::create(dir.join("worker.log"))?;
-    let mut child = Command::new(sluice_bin())
-        .arg("standalone")
-        .arg(dir.join("worker.properties"))
-        .arg(dir.join("sink.properties"))
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .context("spawn sluice")?;
-    // Time from the first line written (the group join takes seconds on this broker) to the last.
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let worker = standalone_worker(&dir, bootstrap)?
+        .set("key.converter", "org.apache.kafka.connect.storage.StringConverter")
+        .set("value.converter", "org.apache.kafka.connect.json.JsonConverter")
+        .set("value.converter.schemas.enable", "false")
+        .set("consumer.session.timeout.ms", "6000")
+        .set("consumer.heartbeat.interval.ms", "1000")
+        .set("sluice.test.plugins.enable", "true")
+        .extend(worker_extra.iter().copied())
+        .write(&dir.join("worker.properties"))?;
+    let sink = Properties::new()
+        .set("name", unique("sink"))
+        .set("connector.class", "io.sluice.connect.testkit.TestSinkConnector")
+        .set("topics", topic)
+        .set("file", out.display())
+        .extend(extra.iter().copied())
+        .write(&dir.join("sink.properties"))?;
+    let mut w = Worker::standalone(&dir, &worker, &[&sink])?;
     let mut counter = LineCounter::new(&out);
-    while counter.lines() == 0 {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            bail!("{name}: nothing written; see {}", dir.join("worker.log").display());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let started = Instant::now();
-    let cpu = crate::CpuMeter::start(child.id());
-    let first = counter.lines();
-    let mut peak = None;
-    while counter.lines() < expect {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            bail!("{name}: only {} of {expect} lines; see {}", counter.lines(), dir.join("worker.log").display());
-        }
-        peak = peak_rss_mib(child.id()).or(peak);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let elapsed = started.elapsed();
-    let counted = records - first * records / expect.max(1);
-    cpu.report(&format!("{name}, worker"), counted, elapsed);
-    let _ = child.kill();
-    let _ = child.wait();
+    let poll = Poll { before_first: Duration::from_millis(5), after_first: Duration::from_millis(20) };
+    let window = w.measure(expect, Duration::from_secs(300), poll, || counter.lines()).with_context(|| name.to_string())?;
+    let _ = w.kill();
     // The output (about a gigabyte per run) goes at once: left behind, a bench's runs pile up
     // dirty pages the kernel writes back while later runs are measured.
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(Row { name: name.into(), records: counted, bytes: bytes * counted / records.max(1), elapsed, peak_rss_mib: peak })
+    let counted = records - window.at_first * records / expect.max(1);
+    Ok(Row::new(name, counted, bytes * counted / records.max(1), window.steady).rss(window.peak_rss_mib).cpu(window.cpu))
 }

@@ -7,13 +7,14 @@
 //! 4. Sluice sink: `sluice standalone` with FileStreamSink (StringConverter) on that topic.
 //!
 //! Producer rates come from the records' CreateTime stamps (first to last), the same clock for
-//! both; the consumer baseline from its own clock on the finished topic; the sink from the
-//! output file's growth (first byte to the expected size), so consumer-group joins are not
-//! counted. Each pipeline runs alone, one after the other.
+//! both; the consumer baseline from its own clock on the finished topic (first record to the
+//! last); the sink from the output file's growth (first bytes seen to the expected size, over
+//! the records written after those first bytes), so consumer-group joins are not counted.
+//! CPU per record is the raw consumer's (this process) and the sink worker's over the same
+//! windows. Each pipeline runs alone, one after the other.
 //! Usage: bench/run standalone [--records N] [--payload-bytes B]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -21,7 +22,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Timestamp};
-use sluice_bench::{BenchTopics, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{BenchTopics, CpuMeter, CpuUse, Poll, Properties, Row, Worker, bench_dir, env, print_table, standalone_worker, unique, wait_until};
 use sluice_runtime::converters::JsonConverter;
 use sluice_sdk::Converter;
 
@@ -55,8 +56,14 @@ fn create_topic(bootstrap: &str, topic: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// CreateTime span and byte count of the first `n` records of a topic, read with rdkafka.
-fn consume(bootstrap: &str, topic: &str, n: u64) -> anyhow::Result<(Duration, Duration, u64)> {
+/// The raw consumer's own time (from its first record to the last) and CPU (this process's).
+struct Consumed {
+    elapsed: Duration,
+    cpu: Option<CpuUse>,
+}
+
+/// CreateTime span, the consume and the byte count of the first `n` records of a topic, read with rdkafka.
+fn consume(bootstrap: &str, topic: &str, n: u64) -> anyhow::Result<(Duration, Consumed, u64)> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", unique("bench-raw"))
@@ -67,7 +74,7 @@ fn consume(bootstrap: &str, topic: &str, n: u64) -> anyhow::Result<(Duration, Du
     c.subscribe(&[topic])?;
     let (mut count, mut bytes) = (0u64, 0u64);
     let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
-    let mut started: Option<Instant> = None;
+    let mut started: Option<(Instant, CpuMeter)> = None;
     let deadline = Instant::now() + Duration::from_secs(300);
     while count < n {
         if Instant::now() > deadline {
@@ -75,7 +82,7 @@ fn consume(bootstrap: &str, topic: &str, n: u64) -> anyhow::Result<(Duration, Du
         }
         match c.poll(Duration::from_millis(500)) {
             Some(Ok(m)) => {
-                started.get_or_insert_with(Instant::now);
+                started.get_or_insert_with(|| (Instant::now(), CpuMeter::start(std::process::id())));
                 count += 1;
                 bytes += m.payload_len() as u64;
                 if let Timestamp::CreateTime(t) = m.timestamp() {
@@ -87,56 +94,28 @@ fn consume(bootstrap: &str, topic: &str, n: u64) -> anyhow::Result<(Duration, Du
             None => {}
         }
     }
-    let consumed = started.map(|s| s.elapsed()).unwrap_or_default();
+    let consumed = match started {
+        Some((at, cpu)) => Consumed { elapsed: at.elapsed(), cpu: cpu.read(at.elapsed()) },
+        None => Consumed { elapsed: Duration::ZERO, cpu: None },
+    };
     Ok((Duration::from_millis((last_ts - first_ts).max(1) as u64), consumed, bytes))
 }
 
-fn write_props(path: &Path, pairs: &[(&str, String)]) -> anyhow::Result<()> {
-    let text: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
-}
-
 fn worker(dir: &Path, name: &str, bootstrap: &str) -> anyhow::Result<std::path::PathBuf> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let path = dir.join(format!("{name}-worker.properties"));
-    write_props(
-        &path,
-        &[
-            ("bootstrap.servers", bootstrap.to_string()),
-            ("offset.storage.file.filename", dir.join(format!("{name}-offsets.json")).display().to_string()),
-            ("offset.flush.interval.ms", "1000".into()),
-            ("listeners", format!("http://127.0.0.1:{port}")),
-            ("key.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
-            ("value.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
-            ("value.converter.schemas.enable", "false".into()),
-            ("consumer.session.timeout.ms", "6000".into()),
-        ],
-    )?;
-    Ok(path)
-}
-
-fn spawn(dir: &Path, worker: &Path, connector: &Path, log: &str) -> anyhow::Result<Child> {
-    Ok(Command::new(sluice_bin())
-        .args(["standalone"])
-        .arg(worker)
-        .arg(connector)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(log))?)
-        .spawn()?)
-}
-
-fn stop(mut child: Child) -> Option<f64> {
-    let rss = peak_rss_mib(child.id());
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let _ = child.wait();
-    rss
+    standalone_worker(dir, bootstrap)?
+        .set("offset.storage.file.filename", dir.join(format!("{name}-offsets.json")).display())
+        .set("offset.flush.interval.ms", "1000")
+        .set("key.converter", "org.apache.kafka.connect.storage.StringConverter")
+        .set("value.converter", "org.apache.kafka.connect.json.JsonConverter")
+        .set("value.converter.schemas.enable", "false")
+        .set("consumer.session.timeout.ms", "6000")
+        .write(&dir.join(format!("{name}-worker.properties")))
 }
 
 fn main() -> anyhow::Result<()> {
     let a = args()?;
     let bootstrap = env("SLUICE_BOOTSTRAP_SERVERS");
-    let dir = std::env::temp_dir().join(unique("sluice-bench"));
-    std::fs::create_dir_all(&dir)?;
+    let dir = bench_dir("standalone")?;
     let mut rows = Vec::new();
 
     // 1. Raw producer.
@@ -170,76 +149,54 @@ fn main() -> anyhow::Result<()> {
     }
     producer.flush(Duration::from_secs(60))?;
     let (span, _, bytes) = consume(&bootstrap, &raw_topic, a.records)?;
-    rows.push(Row { name: "raw rdkafka producer".into(), records: a.records, bytes, elapsed: span, peak_rss_mib: None });
+    rows.push(Row::new("raw rdkafka producer", a.records, bytes, span));
 
     // 2. Sluice source: datagen → Kafka.
     let topic = topics.name("bench-sluice");
     create_topic(&bootstrap, &topic)?;
     let src_worker = worker(&dir, "source", &bootstrap)?;
-    let src = dir.join("datagen.properties");
-    write_props(
-        &src,
-        &[
-            ("name", unique("bench-gen")),
-            ("connector.class", "io.sluice.connect.datagen.DatagenConnector".into()),
-            ("tasks.max", "1".into()),
-            ("topic", topic.clone()),
-            ("max.records", a.records.to_string()),
-            ("key.space", KEY_SPACE.to_string()),
-            ("payload.bytes", a.payload_bytes.to_string()),
-        ],
-    )?;
-    let child = spawn(&dir, &src_worker, &src, "source.log")?;
+    let src = Properties::new()
+        .set("name", unique("bench-gen"))
+        .set("connector.class", "io.sluice.connect.datagen.DatagenConnector")
+        .set("tasks.max", 1)
+        .set("topic", &topic)
+        .set("max.records", a.records)
+        .set("key.space", KEY_SPACE)
+        .set("payload.bytes", a.payload_bytes)
+        .write(&dir.join("datagen.properties"))?;
+    let mut source = Worker::start("standalone", &dir, &[&src_worker, &src], "source.log", &[])?;
     // Done when the committed source offset says every record was acknowledged.
     let offsets_file = dir.join("source-offsets.json");
     let want = format!("{{\\\"next\\\":{}}}", a.records);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !std::fs::read_to_string(&offsets_file).unwrap_or_default().contains(&want) {
-        if Instant::now() > deadline {
-            bail!("the datagen connector did not finish in time (see {})", dir.join("source.log").display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let rss = stop(child);
+    wait_until(Duration::from_secs(300), "the datagen connector to finish", || {
+        std::fs::read_to_string(&offsets_file).unwrap_or_default().contains(&want).then_some(())
+    })
+    .with_context(|| format!("see {}", source.log().display()))?;
+    source.check_running()?;
+    let rss = source.stop();
     // 3. Raw consumer, reading the finished topic (so only consuming is timed).
     let (span, consumed, bytes) = consume(&bootstrap, &topic, a.records)?;
-    rows.push(Row { name: "sluice datagen → Kafka".into(), records: a.records, bytes, elapsed: span, peak_rss_mib: rss });
-    rows.push(Row { name: "raw rdkafka consumer".into(), records: a.records, bytes, elapsed: consumed, peak_rss_mib: None });
+    rows.push(Row::new("sluice datagen → Kafka", a.records, bytes, span).rss(rss));
+    rows.push(Row::new("raw rdkafka consumer", a.records, bytes, consumed.elapsed).cpu(consumed.cpu));
 
     // 4. Sluice sink: Kafka → file.
     let out = dir.join("sink.txt");
     let sink_worker = worker(&dir, "sink", &bootstrap)?;
-    let sink = dir.join("sink.properties");
-    write_props(
-        &sink,
-        &[
-            ("name", unique("bench-sink")),
-            ("connector.class", "FileStreamSink".into()),
-            ("topics", topic.clone()),
-            ("file", out.display().to_string()),
-            ("value.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
-        ],
-    )?;
+    let sink = Properties::new()
+        .set("name", unique("bench-sink"))
+        .set("connector.class", "FileStreamSink")
+        .set("topics", &topic)
+        .set("file", out.display())
+        .set("value.converter", "org.apache.kafka.connect.storage.StringConverter")
+        .write(&dir.join("sink.properties"))?;
     let expected = bytes + a.records; // one newline per record
-    let child = spawn(&dir, &sink_worker, &sink, "sink.log")?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut started = None;
-    loop {
-        let len = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        if len > 0 && started.is_none() {
-            started = Some(Instant::now());
-        }
-        if len >= expected {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the file sink wrote {len} of {expected} bytes");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let elapsed = started.map(|s| s.elapsed()).unwrap_or_default();
-    let rss = stop(child);
-    rows.push(Row { name: "sluice Kafka → file sink".into(), records: a.records, bytes, elapsed, peak_rss_mib: rss });
+    let mut sink = Worker::start("standalone", &dir, &[&sink_worker, &sink], "sink.log", &[])?;
+    // Bytes, not lines: the window opens at the first byte, the records in it are those after
+    // the bytes already there (each record's bytes and its newline, on average).
+    let window = sink.measure(expected, Duration::from_secs(300), Poll::every(5), || std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0))?;
+    sink.stop();
+    let counted = a.records - window.at_first * a.records / expected.max(1);
+    rows.push(Row::new("sluice Kafka → file sink", counted, bytes * counted / a.records.max(1), window.steady).rss(window.peak_rss_mib).cpu(window.cpu));
 
     print_table(
         &format!("standalone: {} records of ~{} bytes, one worker, {PARTITIONS} partitions", a.records, bytes / a.records.max(1)),
