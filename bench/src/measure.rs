@@ -227,15 +227,16 @@ impl Pairs {
         self.pairs.iter().flat_map(|(b, c)| [b, c])
     }
 
-    /// One line: the median ratio, the single pairs' ratios and the median records/s of each side.
+    /// One line: what is compared, the median ratio, the single pairs' ratios and the median
+    /// records/s of each side.
     pub fn summary(&self) -> String {
         let each: Vec<String> = self.ratios().iter().map(|r| format!("{r:.2}")).collect();
         let (b, c) = self.median_records_per_sec();
         format!(
-            "{} / {}, {}, median of {} pairs: {:.2} (pairs: {}; median records/s {:.0} / {:.0})",
+            "{} ({} / {}), median of {} pairs: {:.2} (pairs: {}; median records/s {:.0} / {:.0})",
+            self.what,
             self.candidate_label,
             self.baseline_label,
-            self.what,
             self.pairs.len(),
             self.median_ratio(),
             each.join(", "),

@@ -13,7 +13,7 @@
 //!
 //! - **the trivial transform** (the issue's target row): each record's value as a 1 KB string
 //!   (`StringConverter`), which `MaskFields` passes through, against the same pipeline with no
-//!   transform at all (the native pass-through costs ~20 ns a record: the strictest baseline);
+//!   transform at all (stricter than a native pass-through, the in-process table's first row);
 //! - **a real one**: the same records as 1 KB structs (`JsonConverter` with schemas), with
 //!   Connect's native `MaskField$Value` against the WASM `MaskFields`, both masking `ssn`.
 //!
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_bench::sink::{produce, raw_consume, sluice_sink};
-use sluice_bench::{BenchTopics, Row, env, print_table};
+use sluice_bench::{BenchTopics, Pairs, Row, env, print_text_table, print_table};
 use sluice_sdk::{ConfigDef, ConnectResult, Props, Schema, SchemaRef, SinkRecord, Struct, TimestampType, Transform, Value};
 use sluice_wasm_plugins::{WasmPlugin, WasmRuntime, WasmTransform};
 
@@ -105,7 +105,7 @@ fn run(name: &str, t: &dyn Transform<SinkRecord>, total: u64, batch: usize, make
         }
         done += batch as u64;
     }
-    Ok(Row { name: name.into(), records: done, bytes: done * 1024, elapsed: busy, peak_rss_mib: None })
+    Ok(Row::new(name, done, done * 1024, busy))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -156,20 +156,30 @@ fn main() -> anyhow::Result<()> {
     let structs = |i| struct_record(&schema, i);
     rows.push(run("native MaskField, 1 KB struct values (mask ssn)", &native, total, 500, &structs)?);
     rows.push(run("WASM MaskFields, batch 500", &wasm_t, total, 500, &structs)?);
-    // No ratio here: the native twin costs tens of nanoseconds a record, so any boundary is
-    // many times it. The target (≥ 0.8 of native) is about a record's whole path, the worker
+    // No ratio here: the native twin does next to nothing a record (see its ns/record), so any
+    // boundary is many times it. The target (≥ 0.8 of native) is about a record's whole path, the worker
     // ratio at the end; this table says what the boundary adds to that path.
-    println!("\nWASM transform vs native, in-process (Transform::apply_batch; time spent in the transform only)");
-    println!("{:<56} {:>12} {:>12}", "transform", "records/s", "ns/record");
-    for r in &rows {
-        println!("{:<56} {:>12.0} {:>12.0}", r.name, r.records_per_sec(), r.elapsed.as_nanos() as f64 / r.records.max(1) as f64);
-    }
+    let cells: Vec<Vec<String>> =
+        rows.iter().map(|r| vec![r.name.clone(), format!("{:.0}", r.records_per_sec()), format!("{:.0}", r.elapsed.as_nanos() as f64 / r.records.max(1) as f64)]).collect();
+    print_text_table(
+        "WASM transform vs native, in-process (Transform::apply_batch; time spent in the transform only)",
+        &["transform", "records/s", "ns/record"],
+        &cells,
+    );
 
-    println!("\nWASM plugin load and instantiation (mask_transform.wasm, {} KB)", std::fs::metadata(&wasm)?.len() / 1024);
-    println!("{:<52} {:>12}", "step", "time");
-    println!("{:<52} {:>9.1} ms", "load cold (compile with Cranelift, write cache)", plugin.load_time.as_secs_f64() * 1e3);
-    println!("{:<52} {:>9.1} ms", "load cached (median of 5, deserialize compiled code)", cached_times[cached_times.len() / 2].as_secs_f64() * 1e3);
-    println!("{:<52} {:>9.1} µs", "new instance + configure (median of 200)", inst_times[inst_times.len() / 2].as_secs_f64() * 1e6);
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    print_text_table(
+        &format!("WASM plugin load and instantiation (mask_transform.wasm, {} KB)", std::fs::metadata(&wasm)?.len() / 1024),
+        &["step", "time"],
+        &[
+            vec!["load cold (compile with Cranelift, write cache)".into(), ms(plugin.load_time)],
+            vec![format!("load cached (median of {}, deserialize compiled code)", cached_times.len()), ms(cached_times[cached_times.len() / 2])],
+            vec![
+                format!("new instance + configure (median of {})", inst_times.len()),
+                format!("{:.1} µs", inst_times[inst_times.len() / 2].as_secs_f64() * 1e6),
+            ],
+        ],
+    );
     let _ = std::fs::remove_dir_all(&cache);
 
     pipeline(&dir)
@@ -188,21 +198,11 @@ fn json_record(i: u64) -> Vec<u8> {
 /// Native/WASM pairs of worker runs per comparison (half of them with WASM first).
 const PAIRS: usize = 6;
 
-/// The median of `xs` (not empty).
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let mid = xs.len() / 2;
-    if xs.len().is_multiple_of(2) { (xs[mid - 1] + xs[mid]) / 2.0 } else { xs[mid] }
-}
-
-/// One comparison in the worker: a native configuration against a WASM one.
+/// One comparison in the worker: a native configuration (the baseline) against a WASM one.
 struct Comparison<'a> {
-    what: &'a str,
-    native_label: &'a str,
     native: &'a [(&'a str, &'a str)],
-    wasm_label: &'a str,
     wasm: &'a [(&'a str, &'a str)],
-    ratios: Vec<f64>,
+    pairs: Pairs,
 }
 
 fn pipeline(plugins: &std::path::Path) -> anyhow::Result<()> {
@@ -219,9 +219,8 @@ fn pipeline(plugins: &std::path::Path) -> anyhow::Result<()> {
     // The trivial transform of the issue: each 1 KB value as a plain string, which `MaskFields`
     // passes through, so its whole cost is the boundary (the value copied into the guest and
     // compared on the way back). Not ByteArrayConverter: the test sink writes a bytes value as
-    // a list of numbers, which costs more than all else. Its native twin does nothing a record
-    // (~20 ns in-process): the native side is the pipeline with no transform at all, the
-    // strictest baseline.
+    // a list of numbers, which costs more than all else. Its native twin does next to nothing a
+    // record: the native side is the pipeline with no transform at all, the strictest baseline.
     let raw = ("value.converter", "org.apache.kafka.connect.storage.StringConverter");
     let trivial_wasm = [raw, ("transforms", "pass"), ("transforms.pass.type", "com.example.sluice.MaskFields"), ("transforms.pass.fields", "ssn")];
     // A real transform on the same records as structs: the connector's own converter, as in
@@ -240,42 +239,33 @@ fn pipeline(plugins: &std::path::Path) -> anyhow::Result<()> {
     let wasm = [converter, with_schemas, ("transforms", "mask"), ("transforms.mask.type", "com.example.sluice.MaskFields"), ("transforms.mask.fields", "ssn")];
     let mut comparisons = [
         Comparison {
-            what: "trivial transform (1 KB strings, passed through)",
-            native_label: "strings, no transform",
             native: &[raw],
-            wasm_label: "strings + WASM pass-through",
             wasm: &trivial_wasm,
-            ratios: Vec::new(),
+            pairs: Pairs::new("trivial transform (1 KB strings, passed through)", "strings, no transform", "strings + WASM pass-through"),
         },
         Comparison {
-            what: "MaskField on 1 KB JSON structs (mask ssn)",
-            native_label: "structs + native MaskField",
             native: &native,
-            wasm_label: "structs + WASM MaskFields",
             wasm: &wasm,
-            ratios: Vec::new(),
+            pairs: Pairs::new("MaskField on 1 KB JSON structs (mask ssn)", "structs + native MaskField", "structs + WASM MaskFields"),
         },
     ];
     let mut rows = vec![
         raw_consume(&bootstrap, &topic, n, bytes)?,
         sluice_sink("sluice sink, JSON structs, no transform", &bootstrap, &topic, n, bytes, n, worker, &[converter, with_schemas])?,
     ];
-    // Native and WASM alternate, PAIRS times per comparison: on two shared cores one run swings
-    // by half, and a pair run back to back sees about the same machine. Which of the two runs
-    // first alternates too, so that a machine getting slower (or faster) during the bench
-    // favours neither.
+    // Native and WASM alternate, PAIRS times per comparison, each pair back to back, which of
+    // the two runs first alternating too (see `Pairs`).
     for pair in 1..=PAIRS {
         for c in comparisons.iter_mut() {
             let run = |label: &str, config: &[(&str, &str)]| sluice_sink(&format!("{label}, pair {pair}"), &bootstrap, &topic, n, bytes, n, worker, config);
-            let (native, wasm) = if pair % 2 == 1 {
-                let native = run(c.native_label, c.native)?;
-                (native, run(c.wasm_label, c.wasm)?)
-            } else {
-                let wasm = run(c.wasm_label, c.wasm)?;
-                (run(c.native_label, c.native)?, wasm)
-            };
-            c.ratios.push(wasm.records_per_sec() / native.records_per_sec());
-            rows.extend([native, wasm]);
+            let (native_label, wasm_label) = (c.pairs.baseline_label.clone(), c.pairs.candidate_label.clone());
+            c.pairs.run(pair, || run(&native_label, c.native), || run(&wasm_label, c.wasm))?;
+        }
+    }
+    // The runs in the order above: each pair's native row, then its WASM row.
+    for pair in 0..PAIRS {
+        for c in &comparisons {
+            rows.extend(c.pairs.rows().skip(2 * pair).take(2).cloned());
         }
     }
     print_table(
@@ -289,8 +279,7 @@ fn pipeline(plugins: &std::path::Path) -> anyhow::Result<()> {
         },
     );
     for c in comparisons {
-        let each: Vec<String> = c.ratios.iter().map(|r| format!("{r:.2}")).collect();
-        println!("WASM / native in the worker, {}, median of {PAIRS} pairs: {:.2} (pairs: {})", c.what, median(c.ratios), each.join(", "));
+        println!("WASM / native in the worker, {}", c.pairs.summary());
     }
     Ok(())
 }
