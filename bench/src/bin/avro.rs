@@ -7,14 +7,11 @@
 //!    through the release `sluice` binary, timed until the sink file has every line; registry
 //!    requests counted by the registry itself (`GET /metrics`).
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use sluice_bench::sink::LineCounter;
-use sluice_bench::{Row, env, print_table, sluice_bin, unique};
+use sluice_bench::{CpuMeter, Poll, Properties, Row, Worker, bench_dir, env, free_port, get_text, print_table, standalone_worker, unique, wait_until};
 use sluice_runtime::converters::JsonConverter;
 use sluice_schema_registry::AvroConverter;
 use sluice_sdk::{Converter, Props};
@@ -22,20 +19,8 @@ use sluice_sdk::{Converter, Props};
 const IN_PROCESS: u64 = 200_000;
 const PIPELINE: u64 = 200_000;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18081)
-}
-
-fn write_props(path: &Path, props: &BTreeMap<&str, String>) -> anyhow::Result<()> {
-    let mut f = std::fs::File::create(path)?;
-    for (k, v) in props {
-        writeln!(f, "{k}={v}")?;
-    }
-    Ok(())
-}
-
 fn registry_requests(base: &str) -> u64 {
-    let text = reqwest::blocking::get(format!("{base}/metrics")).and_then(|r| r.text()).unwrap_or_default();
+    let text = get_text(&format!("{base}/metrics")).unwrap_or_default();
     text.lines().find_map(|l| l.strip_prefix("schema_registry_requests_total ")).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
 }
 
@@ -59,6 +44,7 @@ fn in_process(name: &str, registry: &str, topic: &str) -> anyhow::Result<(Row, R
     let before = registry_requests(registry);
     let conv = converter(name, registry)?;
     let start = Instant::now();
+    let cpu = CpuMeter::start(std::process::id());
     let mut encoded = Vec::with_capacity(values.len());
     let mut bytes = 0u64;
     for v in &values {
@@ -66,116 +52,77 @@ fn in_process(name: &str, registry: &str, topic: &str) -> anyhow::Result<(Row, R
         bytes += b.len() as u64;
         encoded.push(b);
     }
-    let ser = Row { name: format!("{name}: from_connect (serialize)"), records: IN_PROCESS, bytes, elapsed: start.elapsed(), peak_rss_mib: None };
+    let ser = Row::new(format!("{name}: from_connect (serialize)"), IN_PROCESS, bytes, start.elapsed()).cpu(cpu.read(start.elapsed()));
     let reader = converter(name, registry)?;
     let start = Instant::now();
+    let cpu = CpuMeter::start(std::process::id());
     for b in &encoded {
         let (_, v) = reader.to_connect(topic, Some(b))?;
         std::hint::black_box(v);
     }
-    let de = Row { name: format!("{name}: to_connect (deserialize)"), records: IN_PROCESS, bytes, elapsed: start.elapsed(), peak_rss_mib: None };
+    let de = Row::new(format!("{name}: to_connect (deserialize)"), IN_PROCESS, bytes, start.elapsed()).cpu(cpu.read(start.elapsed()));
     // Each /metrics request counts itself: the later one is not a converter call.
     Ok((ser, de, registry_requests(registry).saturating_sub(before + 1)))
 }
 
 /// datagen → converter → Kafka → file sink through the release worker.
 fn pipeline(name: &str, bootstrap: &str) -> anyhow::Result<(Row, u64)> {
-    let dir = std::env::temp_dir().join(unique(&format!("sluice-bench-avro-{name}")));
-    std::fs::create_dir_all(&dir)?;
-    let (rest, reg) = (free_port(), free_port());
-    let registry = format!("http://127.0.0.1:{reg}");
+    let dir = bench_dir(&format!("avro-{name}"))?;
+    let registry = format!("http://127.0.0.1:{}", free_port()?);
     let class = if name == "avro" { "io.confluent.connect.avro.AvroConverter" } else { "org.apache.kafka.connect.json.JsonConverter" };
     let topic = unique(&format!("bench-{name}"));
     let out = dir.join("sink.txt");
-    let worker = BTreeMap::from([
-        ("bootstrap.servers", bootstrap.to_string()),
-        ("offset.storage.file.filename", dir.join("offsets").display().to_string()),
-        ("listeners", format!("http://127.0.0.1:{rest}")),
-        ("schema.registry.listeners", registry.clone()),
-        ("schema.registry.topic", unique("_schemas-bench")),
-        ("key.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
-        ("value.converter", class.into()),
-        ("value.converter.schema.registry.url", registry.clone()),
-        ("consumer.session.timeout.ms", "6000".into()),
-        ("consumer.heartbeat.interval.ms", "1000".into()),
-    ]);
-    let source = BTreeMap::from([
-        ("name", unique("bench-gen")),
-        ("connector.class", "io.sluice.connect.datagen.DatagenConnector".into()),
-        ("tasks.max", "1".into()),
-        ("topic", topic.clone()),
-        ("max.records", PIPELINE.to_string()),
-        ("topic.creation.default.replication.factor", "1".into()),
-        ("topic.creation.default.partitions", "1".into()),
-    ]);
-    let sink =
-        BTreeMap::from([("name", unique("bench-sink")), ("connector.class", "FileStreamSink".into()), ("topics", topic), ("file", out.display().to_string())]);
-    write_props(&dir.join("worker.properties"), &worker)?;
-    write_props(&dir.join("source.properties"), &source)?;
-    write_props(&dir.join("sink.properties"), &sink)?;
-    let log = std::fs::File::create(dir.join("worker.log"))?;
-    let start = Instant::now();
-    let mut child = Command::new(sluice_bin())
-        .args(["standalone", "worker.properties", "source.properties", "sink.properties"])
-        .current_dir(&dir)
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()?;
-    let deadline = start + Duration::from_secs(300);
-    let mut done = false;
+    let worker = standalone_worker(&dir, bootstrap)?
+        .set("schema.registry.listeners", &registry)
+        .set("schema.registry.topic", unique("_schemas-bench"))
+        .set("key.converter", "org.apache.kafka.connect.storage.StringConverter")
+        .set("value.converter", class)
+        .set("value.converter.schema.registry.url", &registry)
+        .set("consumer.session.timeout.ms", 6000)
+        .set("consumer.heartbeat.interval.ms", 1000)
+        .write(&dir.join("worker.properties"))?;
+    let source = Properties::new()
+        .set("name", unique("bench-gen"))
+        .set("connector.class", "io.sluice.connect.datagen.DatagenConnector")
+        .set("tasks.max", 1)
+        .set("topic", &topic)
+        .set("max.records", PIPELINE)
+        .set("topic.creation.default.replication.factor", 1)
+        .set("topic.creation.default.partitions", 1)
+        .write(&dir.join("source.properties"))?;
+    let sink = Properties::new()
+        .set("name", unique("bench-sink"))
+        .set("connector.class", "FileStreamSink")
+        .set("topics", &topic)
+        .set("file", out.display())
+        .write(&dir.join("sink.properties"))?;
+    let mut w = Worker::standalone(&dir, &worker, &[&source, &sink])?;
     let mut counter = LineCounter::new(&out);
-    while Instant::now() < deadline {
-        let lines = counter.lines();
-        if lines >= PIPELINE {
-            done = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let elapsed = start.elapsed();
+    // End to end: from the process start (the source generates the records it then sinks).
+    let window = w.measure(PIPELINE, Duration::from_secs(300), Poll::every(20), || counter.lines())?;
     let calls = registry_requests(&registry).saturating_sub(1);
-    let rss = sluice_bench::peak_rss_mib(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
-    anyhow::ensure!(done, "the {name} pipeline did not deliver {PIPELINE} records in time; see {}", dir.display());
+    w.kill();
     let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    Ok((Row { name: format!("worker: datagen → {name} → Kafka → file sink"), records: PIPELINE, bytes, elapsed, peak_rss_mib: rss }, calls))
+    let row = Row::new(format!("worker: datagen → {name} → Kafka → file sink"), PIPELINE, bytes, window.total).rss(window.peak_rss_mib);
+    Ok((row, calls))
 }
 
 fn main() -> anyhow::Result<()> {
     let bootstrap = env("SLUICE_BOOTSTRAP_SERVERS");
     // A registry for the in-process runs, served by the release binary (no connectors).
-    let dir = std::env::temp_dir().join(unique("sluice-bench-avro-registry"));
-    std::fs::create_dir_all(&dir)?;
-    let (rest, reg) = (free_port(), free_port());
-    let registry = format!("http://127.0.0.1:{reg}");
-    write_props(
-        &dir.join("worker.properties"),
-        &BTreeMap::from([
-            ("bootstrap.servers", bootstrap.clone()),
-            ("offset.storage.file.filename", dir.join("offsets").display().to_string()),
-            ("listeners", format!("http://127.0.0.1:{rest}")),
-            ("schema.registry.listeners", registry.clone()),
-            ("schema.registry.topic", unique("_schemas-bench")),
-        ]),
-    )?;
-    let mut child = Command::new(sluice_bin())
-        .args(["standalone", "worker.properties"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.join("worker.log"))?))
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::blocking::get(format!("{registry}/subjects")).is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "the registry did not start; see {}", dir.display());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let dir = bench_dir("avro-registry")?;
+    let registry = format!("http://127.0.0.1:{}", free_port()?);
+    let worker = standalone_worker(&dir, &bootstrap)?
+        .set("schema.registry.listeners", &registry)
+        .set("schema.registry.topic", unique("_schemas-bench"))
+        .write(&dir.join("worker.properties"))?;
+    let child = Worker::standalone(&dir, &worker, &[])?;
+    wait_until(Duration::from_secs(30), "the registry", || get_text(&format!("{registry}/subjects"))).with_context(|| format!("see {}", child.log().display()))?;
 
     let topic = unique("bench-in-process");
     let (json_ser, json_de, _) = in_process("json", &registry, &topic)?;
     let (avro_ser, avro_de, avro_calls) = in_process("avro", &registry, &topic)?;
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill();
     print_table(
         &format!("Converters in-process, {IN_PROCESS} datagen records, one thread (ratio: Avro / JSON with schemas)"),
         &[json_ser, avro_ser, json_de, avro_de],
