@@ -9,13 +9,13 @@
 //!   past the load's last commit — i.e. every change is acknowledged by the broker and its offset
 //!   stored. The topic is then read back to check the count.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use sluice_bench::{Row, env, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{CpuMeter, CpuUse, Properties, Row, Worker, bench_dir, env, print_table, standalone_worker, unique};
 use tokio_postgres::{Client, NoTls};
 
 const PG_RECVLOGICAL: &str = "/usr/lib/postgresql/15/bin/pg_recvlogical";
@@ -105,21 +105,29 @@ async fn run(pg: &Client, args: &Args, total: u64, table: &str, publication: &st
         bail!("pg_recvlogical failed: {status}");
     }
 
-    let mut rows = vec![Row { name: "pg_recvlogical (pgoutput → /dev/null)".into(), records: total, bytes: 0, elapsed: recv_elapsed, peak_rss_mib: None }];
+    let mut rows = vec![Row::new("pg_recvlogical (pgoutput → /dev/null)", total, 0, recv_elapsed)];
     // With schemas every event carries its ~2 KB envelope schema: the bytes to the broker, not
     // the decoding, bound that row; the third shows the producer compressing them.
-    for (slot, schemas, extra) in [(&slots[0], true, ""), (&slots[1], false, ""), (&slots[2], true, "producer.compression.type=lz4\n")] {
-        let (elapsed, bytes, rss) = sluice(pg, total, table, publication, slot, schemas, before_last, extra).await?;
-        let lz4 = if extra.is_empty() { "" } else { ", lz4" };
+    for (slot, schemas, extra) in [(&slots[0], true, None), (&slots[1], false, None), (&slots[2], true, Some(("producer.compression.type", "lz4")))] {
+        let ran = sluice(pg, total, table, publication, slot, schemas, before_last, extra).await?;
+        let lz4 = if extra.is_none() { "" } else { ", lz4" };
         let name = format!("sluice postgres-cdc → Kafka (Json, schemas.enable={schemas}{lz4})");
-        rows.push(Row { name, records: total, bytes, elapsed, peak_rss_mib: rss });
+        rows.push(Row::new(name, total, ran.bytes, ran.elapsed).rss(ran.rss).cpu(ran.cpu));
     }
     print_table(&format!("Postgres CDC: {} transactions × {} rows = {total} row changes", args.txs, args.rows_per_tx), &rows, |i| (i > 0).then_some(0));
     Ok(())
 }
 
-/// Runs the release `sluice` on `slot` until the slot passed `before_last`; returns the time,
-/// the bytes of the change events it wrote and its peak RSS.
+/// One run of the worker: its time and CPU from the process start, the bytes of the change
+/// events it wrote and its peak RSS.
+struct Ran {
+    elapsed: Duration,
+    bytes: u64,
+    rss: Option<f64>,
+    cpu: Option<CpuUse>,
+}
+
+/// Runs the release `sluice` on `slot` until the slot passed `before_last`.
 #[allow(clippy::too_many_arguments)]
 async fn sluice(
     pg: &Client,
@@ -129,58 +137,59 @@ async fn sluice(
     slot: &str,
     schemas: bool,
     before_last: u64,
-    extra: &str,
-) -> Result<(Duration, u64, Option<f64>)> {
-    let dir = std::env::temp_dir().join("sluice-bench").join(unique("cdc"));
-    std::fs::create_dir_all(&dir)?;
+    extra: Option<(&str, &str)>,
+) -> Result<Ran> {
+    let dir = bench_dir("cdc")?;
     let prefix = format!("b{}", unique("cdc").replace('-', "_"));
-    let worker = format!(
-        "bootstrap.servers={}\noffset.storage.file.filename={}\noffset.flush.interval.ms=250\nlisteners=http://127.0.0.1:0\n\
-         key.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n\
-         key.converter.schemas.enable={schemas}\nvalue.converter.schemas.enable={schemas}\n{extra}",
-        env("SLUICE_BOOTSTRAP_SERVERS"),
-        dir.join("offsets.json").display()
-    );
-    let connector = format!(
-        "name=pg-bench\nconnector.class=io.debezium.connector.postgresql.PostgresConnector\ndatabase.hostname=127.0.0.1\ndatabase.port=5433\n\
-         database.user=postgres\ndatabase.dbname=postgres\ntopic.prefix={prefix}\ntable.include.list=public.{table}\nslot.name={slot}\n\
-         publication.name={publication}\npublication.autocreate.mode=disabled\nsnapshot.mode=no_data\n\
-         topic.creation.default.replication.factor=1\ntopic.creation.default.partitions=1\n"
-    );
-    std::fs::write(dir.join("worker.properties"), worker)?;
-    std::fs::write(dir.join("pg.properties"), connector)?;
-    let log = std::fs::File::create(dir.join("worker.log"))?;
-    let started = Instant::now();
-    let mut child = Command::new(sluice_bin())
-        .args(["standalone", "worker.properties", "pg.properties"])
-        .current_dir(&dir)
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .context("spawn sluice")?;
+    let mut worker = standalone_worker(&dir, &env("SLUICE_BOOTSTRAP_SERVERS"))?
+        .set("offset.flush.interval.ms", 250)
+        .set("key.converter", "org.apache.kafka.connect.json.JsonConverter")
+        .set("value.converter", "org.apache.kafka.connect.json.JsonConverter")
+        .set("key.converter.schemas.enable", schemas)
+        .set("value.converter.schemas.enable", schemas);
+    if let Some((k, v)) = extra {
+        worker = worker.set(k, v);
+    }
+    let worker = worker.write(&dir.join("worker.properties"))?;
+    let connector = Properties::new()
+        .set("name", "pg-bench")
+        .set("connector.class", "io.debezium.connector.postgresql.PostgresConnector")
+        .set("database.hostname", "127.0.0.1")
+        .set("database.port", 5433)
+        .set("database.user", "postgres")
+        .set("database.dbname", "postgres")
+        .set("topic.prefix", &prefix)
+        .set("table.include.list", format!("public.{table}"))
+        .set("slot.name", slot)
+        .set("publication.name", publication)
+        .set("publication.autocreate.mode", "disabled")
+        .set("snapshot.mode", "no_data")
+        .set("topic.creation.default.replication.factor", 1)
+        .set("topic.creation.default.partitions", 1)
+        .write(&dir.join("pg.properties"))?;
+    let mut w = Worker::standalone(&dir, &worker, &[&connector])?;
+    let cpu = CpuMeter::start(w.pid());
+    // From the process start: the slot holds the whole load before the worker runs, so there
+    // is no join to leave out; done when the slot's confirmed position passed the last commit.
     let slot_sql = format!("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'");
     let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        if lsn(pg, &slot_sql).await? > before_last {
-            break;
+    while lsn(pg, &slot_sql).await? <= before_last {
+        if Instant::now() > deadline {
+            bail!("sluice did not deliver the load in time; see {}", w.log().display());
         }
-        if Instant::now() > deadline || child.try_wait()?.is_some() {
-            let _ = child.kill();
-            bail!("sluice did not deliver the load; see {}", dir.join("worker.log").display());
-        }
+        w.check_running()?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let sluice_elapsed = started.elapsed();
-    let rss = peak_rss_mib(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
+    let sluice_elapsed = w.uptime();
+    let cpu = cpu.read(sluice_elapsed);
+    let rss = w.kill();
 
     let topic = format!("{prefix}.public.{table}");
     let (count, bytes) = read_back(&topic, total)?;
     if count < total {
         bail!("only {count} of {total} change events in {topic}");
     }
-    Ok((sluice_elapsed, bytes, rss))
+    Ok(Ran { elapsed: sluice_elapsed, bytes, rss, cpu })
 }
 
 /// Counts the change events in `topic` and their value bytes.
