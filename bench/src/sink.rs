@@ -134,7 +134,7 @@ pub fn sluice_sink(
     let mut w = Worker::standalone(&dir, &worker, &[&sink])?;
     let mut counter = LineCounter::new(&out);
     let poll = Poll { before_first: Duration::from_millis(5), after_first: Duration::from_millis(20) };
-    let window = w.measure(expect, Duration::from_secs(300), poll, || counter.lines()).with_context(|| name.to_string())?;
+    let window = w.measure(expect, Duration::from_secs(300), poll, || Ok(counter.lines())).with_context(|| name.to_string())?;
     let _ = w.kill();
     // The output (about a gigabyte per run) goes at once: left behind, a bench's runs pile up
     // dirty pages the kernel writes back while later runs are measured.

@@ -143,15 +143,16 @@ impl Worker {
         rss
     }
 
-    /// Polls `progress` (records done so far) until it reaches `target` or `timeout` passes.
+    /// Polls `progress` (records done so far) until it reaches `target` or `timeout` passes (an
+    /// error of `progress` ends the run).
     /// The measured window runs from the first poll that saw progress to the one that saw the
     /// target, so start-up and the consumer-group join (seconds on the test broker) are not in
     /// it; the worker's CPU and the machine's are metered over the same window.
-    pub fn measure(&mut self, target: u64, timeout: Duration, poll: Poll, mut progress: impl FnMut() -> u64) -> Result<Window> {
+    pub fn measure(&mut self, target: u64, timeout: Duration, poll: Poll, mut progress: impl FnMut() -> Result<u64>) -> Result<Window> {
         let deadline = Instant::now() + timeout;
         let mut first: Option<(Instant, u64, CpuMeter)> = None;
         loop {
-            let done = progress();
+            let done = progress()?;
             if done > 0 && first.is_none() {
                 first = Some((Instant::now(), done, CpuMeter::start(self.pid())));
             }

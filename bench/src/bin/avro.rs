@@ -99,7 +99,7 @@ fn pipeline(name: &str, bootstrap: &str) -> anyhow::Result<(Row, u64)> {
     let mut w = Worker::standalone(&dir, &worker, &[&source, &sink])?;
     let mut counter = LineCounter::new(&out);
     // End to end: from the process start (the source generates the records it then sinks).
-    let window = w.measure(PIPELINE, Duration::from_secs(300), Poll::every(20), || counter.lines())?;
+    let window = w.measure(PIPELINE, Duration::from_secs(300), Poll::every(20), || Ok(counter.lines()))?;
     let calls = registry_requests(&registry).saturating_sub(1);
     w.kill();
     let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);

@@ -13,15 +13,13 @@
 //! envelopes on one thread (no Kafka): the least any sink that converts these records does.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use sluice_bench::{BenchTopics, CpuMeter, Row, env, peak_rss_mib, print_table, sluice_bin, unique};
+use sluice_bench::{BenchTopics, CpuMeter, Poll, Properties, Row, Worker, bench_dir, env, print_table, standalone_worker, unique};
 
 const PARTITIONS: i32 = 4;
 const FLUSH: u64 = 25_000;
@@ -72,7 +70,7 @@ fn produce(topic: &str, n: u64) -> Result<u64> {
 /// One rdkafka consumer reads every partition from the start; timed from the first message.
 /// With `parse`, each payload is also parsed into a `serde_json::Value` (the least any JSON
 /// reader does). Fetching is tuned as the sink's consumer is (`fetch.queue.backoff.ms=10`):
-/// librdkafka's 1 s default made this baseline swing between 0.3 and 2 M records/s.
+/// with librdkafka's 1 s default this baseline swings widely from run to run.
 fn raw_consume(topic: &str, n: u64, parse: bool) -> Result<Row> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", env("SLUICE_BOOTSTRAP_SERVERS"))
@@ -106,10 +104,8 @@ fn raw_consume(topic: &str, n: u64, parse: bool) -> Result<Row> {
     }
     let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
     let name = if parse { "raw consume + JSON parse (reference)" } else { "raw consume (rdkafka, 1 consumer)" };
-    if let Some(cpu) = cpu {
-        cpu.report(name, count, elapsed);
-    }
-    Ok(Row { name: name.into(), records: count - 1, bytes, elapsed, peak_rss_mib: None })
+    // The first message opened the window: the records after it were read in it.
+    Ok(Row::new(name, count - 1, bytes, elapsed).cpu(cpu.and_then(|c: CpuMeter| c.read(elapsed))))
 }
 
 /// The least a JsonConverter sink does per record, in-process on one thread: the worker's
@@ -120,6 +116,7 @@ fn convert_only(n: u64) -> Result<Row> {
     let payloads: Vec<String> = (0..n.min(100_000)).map(envelope).collect();
     let (mut count, mut bytes) = (0u64, 0u64);
     let started = Instant::now();
+    let cpu = CpuMeter::start(std::process::id());
     while count < n {
         for p in &payloads {
             std::hint::black_box(converter.to_connect("bench", Some(p.as_bytes()))?);
@@ -127,7 +124,8 @@ fn convert_only(n: u64) -> Result<Row> {
         }
         count += payloads.len() as u64;
     }
-    Ok(Row { name: "JsonConverter::to_connect only (in-process, 1 thread)".into(), records: count, bytes, elapsed: started.elapsed(), peak_rss_mib: None })
+    let elapsed = started.elapsed();
+    Ok(Row::new("JsonConverter::to_connect only (in-process, 1 thread)", count, bytes, elapsed).cpu(cpu.read(elapsed)))
 }
 
 struct S3 {
@@ -162,90 +160,44 @@ impl S3 {
     }
 }
 
-fn write_props(path: &std::path::Path, props: &[(&str, String)]) -> Result<()> {
-    let mut f = std::fs::File::create(path)?;
-    for (k, v) in props {
-        writeln!(f, "{k}={v}")?;
-    }
-    Ok(())
-}
-
 /// Runs a worker with the S3 sink in `format` until every object is there.
 fn sink_run(s3: &S3, topic: &str, n: u64, topic_bytes: u64, format: &str, label: &str) -> Result<(Row, u64)> {
-    let dir = std::env::temp_dir().join(unique("bench-s3"));
-    std::fs::create_dir_all(&dir)?;
+    let dir = bench_dir("s3")?;
     let bucket = unique("bench-s3");
     s3.create_bucket(&bucket)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    write_props(
-        &dir.join("worker.properties"),
-        &[
-            ("bootstrap.servers", env("SLUICE_BOOTSTRAP_SERVERS")),
-            ("offset.storage.file.filename", dir.join("offsets.json").display().to_string()),
-            ("listeners", format!("http://127.0.0.1:{port}")),
-            ("consumer.session.timeout.ms", "6000".into()),
-            ("consumer.heartbeat.interval.ms", "1000".into()),
-            ("consumer.max.poll.records", "5000".into()),
-        ],
-    )?;
-    write_props(
-        &dir.join("s3.properties"),
-        &[
-            ("name", unique("bench-s3")),
-            ("connector.class", "S3SinkConnector".into()),
-            ("topics", topic.into()),
-            ("key.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
-            ("value.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
-            ("value.converter.schemas.enable", "true".into()),
-            ("s3.bucket.name", bucket.clone()),
-            ("s3.region", env("SLUICE_S3_REGION")),
-            ("store.url", env("SLUICE_S3_ENDPOINT")),
-            ("aws.access.key.id", env("SLUICE_S3_ACCESS_KEY")),
-            ("aws.secret.access.key", env("SLUICE_S3_SECRET_KEY")),
-            ("format.class", format.into()),
-            ("flush.size", FLUSH.to_string()),
-        ],
-    )?;
-    let log = std::fs::File::create(dir.join("worker.log"))?;
-    let mut child: Child = Command::new(sluice_bin())
-        .args(["standalone", "worker.properties", "s3.properties"])
-        .current_dir(&dir)
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .context("spawn sluice")?;
+    let worker = standalone_worker(&dir, &env("SLUICE_BOOTSTRAP_SERVERS"))?
+        .set("consumer.session.timeout.ms", 6000)
+        .set("consumer.heartbeat.interval.ms", 1000)
+        .set("consumer.max.poll.records", 5000)
+        .write(&dir.join("worker.properties"))?;
+    let connector = Properties::new()
+        .set("name", unique("bench-s3"))
+        .set("connector.class", "S3SinkConnector")
+        .set("topics", topic)
+        .set("key.converter", "org.apache.kafka.connect.storage.StringConverter")
+        .set("value.converter", "org.apache.kafka.connect.json.JsonConverter")
+        .set("value.converter.schemas.enable", "true")
+        .set("s3.bucket.name", &bucket)
+        .set("s3.region", env("SLUICE_S3_REGION"))
+        .set("store.url", env("SLUICE_S3_ENDPOINT"))
+        .set("aws.access.key.id", env("SLUICE_S3_ACCESS_KEY"))
+        .set("aws.secret.access.key", env("SLUICE_S3_SECRET_KEY"))
+        .set("format.class", format)
+        .set("flush.size", FLUSH)
+        .write(&dir.join("s3.properties"))?;
+    let mut w = Worker::standalone(&dir, &worker, &[&connector])?;
     let expected = n / FLUSH;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let (mut first, mut first_records, mut cpu) = (None, 0u64, None);
-    let result = loop {
-        if Instant::now() > deadline {
-            break Err(anyhow::anyhow!("only {} of {expected} objects after 600 s (log in {})", s3.objects(&bucket)?.len(), dir.display()));
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            break Err(anyhow::anyhow!("worker exited: {status} (log in {})", dir.display()));
-        }
+    // Progress in records: every object holds FLUSH of them.
+    let mut stored = 0u64;
+    let window = w.measure(expected * FLUSH, Duration::from_secs(600), Poll::every(20), || {
         let objects = s3.objects(&bucket)?;
-        let count = objects.len() as u64;
-        if count > 0 && first.is_none() {
-            first = Some(Instant::now());
-            first_records = count * FLUSH;
-            cpu = Some(CpuMeter::start(child.id()));
-        }
-        if count >= expected {
-            let elapsed = first.map(|f| f.elapsed()).unwrap_or_default();
-            let stored: u64 = objects.values().sum();
-            let records = n - first_records;
-            if let Some(cpu) = &cpu {
-                cpu.report(&format!("{label}, worker"), records, elapsed);
-            }
-            let bytes = topic_bytes / n * records;
-            break Ok((Row { name: label.into(), records, bytes, elapsed, peak_rss_mib: peak_rss_mib(child.id()) }, stored));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let _ = child.wait();
-    result
+        stored = objects.values().sum();
+        Ok(objects.len() as u64 * FLUSH)
+    })?;
+    w.stop();
+    let records = n - window.at_first;
+    let bytes = topic_bytes / n * records;
+    Ok((Row::new(label, records, bytes, window.steady).rss(window.peak_rss_mib).cpu(window.cpu), stored))
 }
 
 fn main() -> Result<()> {

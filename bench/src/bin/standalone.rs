@@ -193,7 +193,7 @@ fn main() -> anyhow::Result<()> {
     let mut sink = Worker::start("standalone", &dir, &[&sink_worker, &sink], "sink.log", &[])?;
     // Bytes, not lines: the window opens at the first byte, the records in it are those after
     // the bytes already there (each record's bytes and its newline, on average).
-    let window = sink.measure(expected, Duration::from_secs(300), Poll::every(5), || std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0))?;
+    let window = sink.measure(expected, Duration::from_secs(300), Poll::every(5), || Ok(std::fs::metadata(&out).map_or(0, |m| m.len())))?;
     sink.stop();
     let counted = a.records - window.at_first * a.records / expected.max(1);
     rows.push(Row::new("sluice Kafka → file sink", counted, bytes * counted / a.records.max(1), window.steady).rss(window.peak_rss_mib).cpu(window.cpu));
