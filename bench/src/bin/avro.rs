@@ -117,7 +117,8 @@ fn main() -> anyhow::Result<()> {
         .set("schema.registry.topic", unique("_schemas-bench"))
         .write(&dir.join("worker.properties"))?;
     let child = Worker::standalone(&dir, &worker, &[])?;
-    wait_until(Duration::from_secs(30), "the registry", || get_text(&format!("{registry}/subjects"))).with_context(|| format!("see {}", child.log().display()))?;
+    wait_until(Duration::from_secs(30), "the registry", || get_text(&format!("{registry}/subjects")))
+        .with_context(|| format!("see {}", child.log().display()))?;
 
     let topic = unique("bench-in-process");
     let (json_ser, json_de, _) = in_process("json", &registry, &topic)?;

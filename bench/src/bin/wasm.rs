@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_bench::sink::{produce, raw_consume, sluice_sink};
-use sluice_bench::{BenchTopics, Pairs, Row, env, print_text_table, print_table};
+use sluice_bench::{BenchTopics, Pairs, Row, env, print_table, print_text_table};
 use sluice_sdk::{ConfigDef, ConnectResult, Props, Schema, SchemaRef, SinkRecord, Struct, TimestampType, Transform, Value};
 use sluice_wasm_plugins::{WasmPlugin, WasmRuntime, WasmTransform};
 
@@ -159,8 +159,10 @@ fn main() -> anyhow::Result<()> {
     // No ratio here: the native twin does next to nothing a record (see its ns/record), so any
     // boundary is many times it. The target (≥ 0.8 of native) is about a record's whole path, the worker
     // ratio at the end; this table says what the boundary adds to that path.
-    let cells: Vec<Vec<String>> =
-        rows.iter().map(|r| vec![r.name.clone(), format!("{:.0}", r.records_per_sec()), format!("{:.0}", r.elapsed.as_nanos() as f64 / r.records.max(1) as f64)]).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| vec![r.name.clone(), format!("{:.0}", r.records_per_sec()), format!("{:.0}", r.elapsed.as_nanos() as f64 / r.records.max(1) as f64)])
+        .collect();
     print_text_table(
         "WASM transform vs native, in-process (Transform::apply_batch; time spent in the transform only)",
         &["transform", "records/s", "ns/record"],
