@@ -30,6 +30,25 @@ pub enum SchemaType {
 }
 
 impl SchemaType {
+    /// Whether `value` is of this type (its own level only; a null is of none).
+    pub fn holds(self, value: &Value) -> bool {
+        matches!(
+            (self, value),
+            (SchemaType::Int8, Value::Int8(_))
+                | (SchemaType::Int16, Value::Int16(_))
+                | (SchemaType::Int32, Value::Int32(_))
+                | (SchemaType::Int64, Value::Int64(_))
+                | (SchemaType::Float32, Value::Float32(_))
+                | (SchemaType::Float64, Value::Float64(_))
+                | (SchemaType::Boolean, Value::Boolean(_))
+                | (SchemaType::String, Value::String(_))
+                | (SchemaType::Bytes, Value::Bytes(_))
+                | (SchemaType::Array, Value::Array(_))
+                | (SchemaType::Map, Value::Map(_))
+                | (SchemaType::Struct, Value::Struct(_))
+        )
+    }
+
     /// Connect's lower-case name, as used by the JsonConverter envelope (`int32`, `float`, ...).
     pub fn connect_name(self) -> &'static str {
         match self {
@@ -195,22 +214,7 @@ impl Schema {
         if value.is_null() {
             return if self.optional || self.default_value.is_some() { Ok(()) } else { Err(format!("null value for a required {} schema", self.describe())) };
         }
-        let ok = matches!(
-            (self.schema_type, value),
-            (SchemaType::Int8, Value::Int8(_))
-                | (SchemaType::Int16, Value::Int16(_))
-                | (SchemaType::Int32, Value::Int32(_))
-                | (SchemaType::Int64, Value::Int64(_))
-                | (SchemaType::Float32, Value::Float32(_))
-                | (SchemaType::Float64, Value::Float64(_))
-                | (SchemaType::Boolean, Value::Boolean(_))
-                | (SchemaType::String, Value::String(_))
-                | (SchemaType::Bytes, Value::Bytes(_))
-                | (SchemaType::Array, Value::Array(_))
-                | (SchemaType::Map, Value::Map(_))
-                | (SchemaType::Struct, Value::Struct(_))
-        );
-        if !ok {
+        if !self.schema_type.holds(value) {
             return Err(format!("a {} value does not match a {} schema", value.type_name(), self.describe()));
         }
         match value {

@@ -203,21 +203,7 @@ pub(super) fn distinct<T>(items: &[T], key: impl for<'a> Fn(&'a T) -> &'a str) -
 
 /// Type check of this level only; nested levels are checked as they are written.
 fn check_type(schema: &Schema, value: &Value) -> ConnectResult<()> {
-    let ok = matches!(
-        (schema.schema_type, value),
-        (SchemaType::Int8, Value::Int8(_))
-            | (SchemaType::Int16, Value::Int16(_))
-            | (SchemaType::Int32, Value::Int32(_))
-            | (SchemaType::Int64, Value::Int64(_))
-            | (SchemaType::Float32, Value::Float32(_))
-            | (SchemaType::Float64, Value::Float64(_))
-            | (SchemaType::Boolean, Value::Boolean(_))
-            | (SchemaType::String, Value::String(_))
-            | (SchemaType::Bytes, Value::Bytes(_))
-            | (SchemaType::Array, Value::Array(_))
-            | (SchemaType::Map, Value::Map(_))
-            | (SchemaType::Struct, Value::Struct(_))
-    );
+    let ok = schema.schema_type.holds(value);
     if ok { Ok(()) } else { Err(ConnectError::data(format!("Invalid type for {}: {}", schema.schema_type.connect_name(), value.type_name()))) }
 }
 
