@@ -2,144 +2,86 @@
 //! `SourceConnectorConfig`, `SinkConnectorConfig`), and the validation of a whole connector
 //! config: these keys plus the plugin's own `ConfigDef`.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValueInfo, ConnectError, ConnectResult, Importance, ParsedConfig, Props, Validator};
+use sluice_sdk::{ConfigDef, ConfigType, ConfigValueInfo, ConnectError, ConnectResult, Importance, ParsedConfig, Props, Validator, config_keys};
 
 use sluice_sdk::{SinkRecord, SourceRecord};
 
-use crate::executor::errors::error_def;
+use crate::executor::errors::{DLQ_TOPIC_NAME, error_def};
 use crate::executor::transform_chain::TransformChain;
 use crate::plugins::{ConnectorFactory, ConnectorPlugin, Plugins};
 
 const COMMON: &str = "Common";
-const TRANSFORMS: &str = "Transforms";
+const GROUP_TRANSFORMS: &str = "Transforms";
 const TOPIC_CREATION: &str = "Topic Creation";
+
+config_keys! {
+    /// The keys every connector has, before the `errors.*` ones ([`common_def`]).
+    fn common_keys();
+    pub NAME: String = "name" => importance(Importance::High).group(COMMON, 1).validator(Validator::NonEmptyString).doc("Globally unique name to use for this connector.");
+    pub CONNECTOR_CLASS: String = "connector.class" => importance(Importance::High).group(COMMON, 2).doc("Name or alias of the class for this connector.");
+    pub TASKS_MAX: Int = "tasks.max" => default("1")
+        .importance(Importance::High)
+        .group(COMMON, 3)
+        .validator(Validator::at_least(1.0))
+        .doc("Maximum number of tasks to use for this connector.");
+    pub KEY_CONVERTER: Class = "key.converter" => default("")
+        .importance(Importance::Low)
+        .group(COMMON, 4)
+        .doc("Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka. Empty: the worker's.");
+    pub VALUE_CONVERTER: Class = "value.converter" => default("").importance(Importance::Low).group(COMMON, 5).doc("Converter class for values. Empty: the worker's.");
+    pub HEADER_CONVERTER: Class = "header.converter" => default("").importance(Importance::Low).group(COMMON, 6).doc("HeaderConverter class. Empty: the worker's.");
+    pub TRANSFORMS: List = "transforms" => default("").importance(Importance::Low).group(GROUP_TRANSFORMS, 1).doc("Aliases for the transformations to be applied to records.");
+    pub PREDICATES: List = "predicates" => default("").importance(Importance::Low).group("Predicates", 1).doc("Aliases for the predicates used by transformations.");
+}
+
+config_keys! {
+    /// The keys of sink connectors only, before the dead letter queue ones ([`sink_def`]).
+    fn sink_keys();
+    pub TOPICS: List = "topics" => default("").importance(Importance::High).group(COMMON, 4).doc("List of topics to consume, separated by commas");
+    pub TOPICS_REGEX: String = "topics.regex" => default("").importance(Importance::High).group(COMMON, 4).doc("Regular expression giving topics to consume.");
+}
+
+config_keys! {
+    /// The keys of source connectors only ([`source_def`]).
+    fn source_keys();
+    pub TOPIC_CREATION_GROUPS: List = "topic.creation.groups" => default("")
+        .importance(Importance::Low)
+        .group(TOPIC_CREATION, 1)
+        .doc("Groups of configurations for topics created by source connectors");
+    pub TOPIC_CREATION_REPLICATION_FACTOR: Short = "topic.creation.default.replication.factor" => default("-2")
+        .importance(Importance::Low)
+        .group(TOPIC_CREATION, 2)
+        .doc("Replication factor for new topics; -1 for the broker's default. Unset: the connector's topics are not created by Sluice.");
+    pub TOPIC_CREATION_PARTITIONS: Int = "topic.creation.default.partitions" => default("-2")
+        .importance(Importance::Low)
+        .group(TOPIC_CREATION, 3)
+        .doc("Partitions of new topics; -1 for the broker's default. Unset: the connector's topics are not created by Sluice.");
+    pub EXACTLY_ONCE_SUPPORT: String = "exactly.once.support" => default("requested")
+        .importance(Importance::Medium)
+        .validator(Validator::one_of_ignore_case(&["requested", "required"]))
+        .doc("Whether exactly-once support is required for the connector.");
+    pub TRANSACTION_BOUNDARY: String = "transaction.boundary" => default("poll")
+        .importance(Importance::Medium)
+        .validator(Validator::one_of_ignore_case(&["poll", "interval", "connector"]))
+        .doc("Transaction boundaries for exactly-once source connectors.");
+    pub OFFSETS_STORAGE_TOPIC: String = "offsets.storage.topic" => default("")
+        .importance(Importance::Low)
+        .doc("The name of a separate offsets topic to use for this connector.");
+}
 
 /// Keys of every connector.
 pub fn common_def() -> ConfigDef {
-    ConfigDef::new()
-        .define(
-            ConfigKey::new("name", ConfigType::String)
-                .importance(Importance::High)
-                .group(COMMON, 1)
-                .validator(Validator::NonEmptyString)
-                .doc("Globally unique name to use for this connector."),
-        )
-        .define(
-            ConfigKey::new("connector.class", ConfigType::String)
-                .importance(Importance::High)
-                .group(COMMON, 2)
-                .doc("Name or alias of the class for this connector."),
-        )
-        .define(
-            ConfigKey::new("tasks.max", ConfigType::Int)
-                .default("1")
-                .importance(Importance::High)
-                .group(COMMON, 3)
-                .validator(Validator::at_least(1.0))
-                .doc("Maximum number of tasks to use for this connector."),
-        )
-        .define(
-            ConfigKey::new("key.converter", ConfigType::Class)
-                .default("")
-                .importance(Importance::Low)
-                .group(COMMON, 4)
-                .doc("Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka. Empty: the worker's."),
-        )
-        .define(
-            ConfigKey::new("value.converter", ConfigType::Class)
-                .default("")
-                .importance(Importance::Low)
-                .group(COMMON, 5)
-                .doc("Converter class for values. Empty: the worker's."),
-        )
-        .define(
-            ConfigKey::new("header.converter", ConfigType::Class)
-                .default("")
-                .importance(Importance::Low)
-                .group(COMMON, 6)
-                .doc("HeaderConverter class. Empty: the worker's."),
-        )
-        .define(
-            ConfigKey::new("transforms", ConfigType::List)
-                .default("")
-                .importance(Importance::Low)
-                .group(TRANSFORMS, 1)
-                .doc("Aliases for the transformations to be applied to records."),
-        )
-        .define(
-            ConfigKey::new("predicates", ConfigType::List)
-                .default("")
-                .importance(Importance::Low)
-                .group("Predicates", 1)
-                .doc("Aliases for the predicates used by transformations."),
-        )
-        .merge(&error_def(false))
+    common_keys().merge(&error_def(false))
 }
 
 /// Keys of sink connectors on top of [`common_def`].
 pub fn sink_def() -> ConfigDef {
-    common_def()
-        .define(
-            ConfigKey::new("topics", ConfigType::List)
-                .default("")
-                .importance(Importance::High)
-                .group(COMMON, 4)
-                .doc("List of topics to consume, separated by commas"),
-        )
-        .define(
-            ConfigKey::new("topics.regex", ConfigType::String)
-                .default("")
-                .importance(Importance::High)
-                .group(COMMON, 4)
-                .doc("Regular expression giving topics to consume."),
-        )
-        .merge(&error_def(true))
+    common_def().merge(&sink_keys()).merge(&error_def(true))
 }
 
 /// Keys of source connectors on top of [`common_def`].
 pub fn source_def() -> ConfigDef {
-    common_def()
-        .define(
-            ConfigKey::new("topic.creation.groups", ConfigType::List)
-                .default("")
-                .importance(Importance::Low)
-                .group(TOPIC_CREATION, 1)
-                .doc("Groups of configurations for topics created by source connectors"),
-        )
-        .define(
-            ConfigKey::new("topic.creation.default.replication.factor", ConfigType::Short)
-                .default("-2")
-                .importance(Importance::Low)
-                .group(TOPIC_CREATION, 2)
-                .doc("Replication factor for new topics; -1 for the broker's default. Unset: the connector's topics are not created by Sluice."),
-        )
-        .define(
-            ConfigKey::new("topic.creation.default.partitions", ConfigType::Int)
-                .default("-2")
-                .importance(Importance::Low)
-                .group(TOPIC_CREATION, 3)
-                .doc("Partitions of new topics; -1 for the broker's default. Unset: the connector's topics are not created by Sluice."),
-        )
-        .define(
-            ConfigKey::new("exactly.once.support", ConfigType::String)
-                .default("requested")
-                .importance(Importance::Medium)
-                .validator(Validator::one_of_ignore_case(&["requested", "required"]))
-                .doc("Whether exactly-once support is required for the connector."),
-        )
-        .define(
-            ConfigKey::new("transaction.boundary", ConfigType::String)
-                .default("poll")
-                .importance(Importance::Medium)
-                .validator(Validator::one_of_ignore_case(&["poll", "interval", "connector"]))
-                .doc("Transaction boundaries for exactly-once source connectors."),
-        )
-        .define(
-            ConfigKey::new("offsets.storage.topic", ConfigType::String)
-                .default("")
-                .importance(Importance::Low)
-                .doc("The name of a separate offsets topic to use for this connector."),
-        )
+    common_def().merge(&source_keys())
 }
 
 /// The definition of a plugin's whole config: the runtime's keys plus the plugin's own.
@@ -158,12 +100,11 @@ pub struct ValidatedConnectorConfig {
 
 /// The plugin a config names in `connector.class`.
 pub fn plugin_of(plugins: &Plugins, props: &Props) -> ConnectResult<ConnectorPlugin> {
-    let class = props
-        .get("connector.class")
-        .map(|c| c.trim())
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ConnectError::config("connector.class", "Missing required configuration \"connector.class\" which has no default value."))?;
-    plugins.connector(class).cloned().map_err(|e| ConnectError::config("connector.class", e.to_string()))
+    let class =
+        props.get(CONNECTOR_CLASS.name()).map(|c| c.trim()).filter(|c| !c.is_empty()).ok_or_else(|| {
+            ConnectError::config(CONNECTOR_CLASS, format!("Missing required configuration \"{CONNECTOR_CLASS}\" which has no default value."))
+        })?;
+    plugins.connector(class).cloned().map_err(|e| ConnectError::config(CONNECTOR_CLASS, e.to_string()))
 }
 
 /// Validates every key of a connector config (after config providers were applied): the
@@ -192,7 +133,7 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
     if let Err(e) = chain {
         let (field, message) = match e {
             ConnectError::Config { field, message } => (field, message),
-            other => ("transforms".to_string(), other.to_string()),
+            other => (TRANSFORMS.to_string(), other.to_string()),
         };
         if def.key(&field).is_some() {
             add_error(&mut results, &field, message);
@@ -207,11 +148,11 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
             });
         }
     }
-    for key in ["key.converter", "value.converter"] {
-        if let Some(name) = props.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
+    for key in [KEY_CONVERTER, VALUE_CONVERTER] {
+        if let Some(name) = props.get(key.name()).map(|s| s.trim()).filter(|s| !s.is_empty())
             && let Err(e) = plugins.converter(name)
         {
-            add_error(&mut results, key, e.to_string());
+            add_error(&mut results, &key, e.to_string());
         }
     }
     if matches!(plugin.factory, ConnectorFactory::Source { .. }) {
@@ -219,23 +160,26 @@ pub fn validate_all(plugins: &Plugins, plugin: &ConnectorPlugin, props: &Props) 
     }
     if matches!(plugin.factory, ConnectorFactory::Sink { .. }) {
         let get = |k: &str| props.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
-        let topics = sluice_sdk::config::parse_list(&get("topics"));
-        let regex = get("topics.regex");
+        let topics = sluice_sdk::config::parse_list(&get(&TOPICS));
+        let regex = get(&TOPICS_REGEX);
         match (topics.is_empty(), regex.is_empty()) {
-            (true, true) => add_error(&mut results, "topics", "Must configure one of topics or topics.regex".into()),
-            (false, false) => add_error(&mut results, "topics", "topics and topics.regex are mutually exclusive options, but both are set.".into()),
+            (true, true) => add_error(&mut results, &TOPICS, format!("Must configure one of {TOPICS} or {TOPICS_REGEX}")),
+            (false, false) => add_error(&mut results, &TOPICS, format!("{TOPICS} and {TOPICS_REGEX} are mutually exclusive options, but both are set.")),
             (true, false) => {
                 if let Err(e) = regex::Regex::new(&regex) {
-                    add_error(&mut results, "topics.regex", format!("Invalid regex: {e}"));
+                    add_error(&mut results, &TOPICS_REGEX, format!("Invalid regex: {e}"));
                 }
             }
             (false, true) => {
-                let dlq = get("errors.deadletterqueue.topic.name");
+                let dlq = get(&DLQ_TOPIC_NAME);
                 if !dlq.is_empty() && topics.contains(&dlq) {
                     add_error(
                         &mut results,
-                        "topics",
-                        format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics'=[{}]) consumed by the connector", topics.join(", ")),
+                        &TOPICS,
+                        format!(
+                            "The DLQ topic '{dlq}' may not be included in the list of topics ('{TOPICS}'=[{}]) consumed by the connector",
+                            topics.join(", ")
+                        ),
                     );
                 }
             }
@@ -258,14 +202,14 @@ fn add_error(results: &mut [ConfigValueInfo], field: &str, message: String) {
 /// support disabled, so they may stay; asking for what cannot be given is an error.
 fn check_exactly_once_keys(results: &mut [ConfigValueInfo], props: &Props) {
     let get = |k: &str| props.get(k).map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
-    if get("exactly.once.support") == "required" {
-        add_error(results, "exactly.once.support", "Sluice does not run exactly-once source connectors (KIP-618) yet, so 'required' cannot be met; remove the key or set it to 'requested' (at-least-once delivery)".into());
+    if get(&EXACTLY_ONCE_SUPPORT) == "required" {
+        add_error(results, &EXACTLY_ONCE_SUPPORT, "Sluice does not run exactly-once source connectors (KIP-618) yet, so 'required' cannot be met; remove the key or set it to 'requested' (at-least-once delivery)".into());
     }
-    let boundary = get("transaction.boundary");
+    let boundary = get(&TRANSACTION_BOUNDARY);
     if !boundary.is_empty() && boundary != "poll" {
         add_error(
             results,
-            "transaction.boundary",
+            &TRANSACTION_BOUNDARY,
             format!("'{boundary}' needs exactly-once source support (KIP-618), which Sluice does not run yet; remove the key"),
         );
     }

@@ -128,7 +128,7 @@ pub struct TopicCreator {
 impl TopicCreator {
     pub fn new(worker: &WorkerConfig, connector_props: &Props) -> ConnectResult<TopicCreator> {
         let get = |k: &str| connector_props.get(k).and_then(|v| v.trim().parse::<i32>().ok());
-        let enabled = worker.parsed.boolean("topic.creation.enable").unwrap_or(true);
+        let enabled = worker.get(crate::worker_config::TOPIC_CREATION_ENABLE);
         let (replication, partitions) = (get("topic.creation.default.replication.factor"), get("topic.creation.default.partitions"));
         let configs: Vec<(String, String)> = sluice_sdk::config::strip_prefix(connector_props, "topic.creation.default.")
             .into_iter()

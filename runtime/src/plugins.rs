@@ -252,9 +252,9 @@ impl Plugins {
     /// The built-ins plus the WASM plugins under the worker's `plugin.path`.
     pub fn for_worker(config: &crate::worker_config::WorkerConfig) -> Plugins {
         let paths: Vec<std::path::PathBuf> =
-            config.parsed.list("plugin.path").unwrap_or_default().iter().map(|p| p.trim()).filter(|p| !p.is_empty()).map(std::path::PathBuf::from).collect();
+            config.get(crate::worker_config::PLUGIN_PATH).iter().map(|p| p.trim()).filter(|p| !p.is_empty()).map(std::path::PathBuf::from).collect();
         let plugins = Plugins::builtin();
-        let plugins = if config.parsed.boolean(crate::worker_config::TEST_PLUGINS_ENABLE).unwrap_or(false) { plugins.with_test_plugins() } else { plugins };
+        let plugins = if config.get(crate::worker_config::TEST_PLUGINS_ENABLE) { plugins.with_test_plugins() } else { plugins };
         plugins.with_wasm_plugins(&paths)
     }
 

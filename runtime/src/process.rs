@@ -9,7 +9,7 @@ use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use sluice_rest_api::RestSecurity;
 
-use crate::worker_config::WorkerConfig;
+use crate::worker_config::{self as wc, WorkerConfig};
 
 /// The REST listener of a worker, bound before anything starts (so a taken port fails fast).
 pub struct RestListener {
@@ -25,24 +25,24 @@ pub struct RestListener {
 impl RestListener {
     pub fn bind(config: &WorkerConfig) -> anyhow::Result<RestListener> {
         let (host, port, tls) = config.rest_listener()?;
-        let opt = |k: &str| Some(config.string(k)).filter(|v| !v.is_empty());
+        let opt = |v: String| Some(v).filter(|v| !v.is_empty());
         let security = Arc::new(
             RestSecurity::load(
-                opt("rest.authentication.basic.file").as_deref(),
-                opt("rest.authentication.bearer.file").as_deref(),
-                &config.string("access.control.allow.origin"),
-                &config.string("access.control.allow.methods"),
+                opt(config.get(wc::REST_AUTHENTICATION_BASIC_FILE)).as_deref(),
+                opt(config.get(wc::REST_AUTHENTICATION_BEARER_FILE)).as_deref(),
+                &config.get(wc::ACCESS_CONTROL_ALLOW_ORIGIN),
+                &config.get(wc::ACCESS_CONTROL_ALLOW_METHODS),
             )
             .context("invalid REST security settings")?,
         );
         let listener = std::net::TcpListener::bind((host.as_str(), port)).with_context(|| format!("cannot listen on {host}:{port}"))?;
         let local = listener.local_addr()?;
-        let advertised_host = match config.string("rest.advertised.host.name") {
+        let advertised_host = match config.get(wc::REST_ADVERTISED_HOST_NAME) {
             h if !h.is_empty() => h,
             _ if host == "0.0.0.0" => "127.0.0.1".to_string(),
             _ => host.clone(),
         };
-        let advertised_port = match config.number("rest.advertised.port") {
+        let advertised_port = match config.get(wc::REST_ADVERTISED_PORT) {
             p if p > 0 => p as u16,
             _ => local.port(),
         };

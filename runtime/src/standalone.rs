@@ -34,7 +34,7 @@ pub async fn run(worker_path: PathBuf, connector_paths: Vec<PathBuf>) -> anyhow:
     let kafka_cluster_id = check_broker(&config).await?;
     let (registry_stop, registry_stop_rx) = tokio::sync::watch::channel(false);
     let registry = crate::schema_registry::start(&config, registry_stop_rx).await?;
-    let offsets = Arc::new(OffsetStore::open(Box::new(FileOffsetBackingStore::new(config.string("offset.storage.file.filename"))))?);
+    let offsets = Arc::new(OffsetStore::open(Box::new(FileOffsetBackingStore::new(config.get(crate::worker_config::OFFSET_STORAGE_FILE_FILENAME))))?);
     let ctx = Arc::new(WorkerContext { config, plugins, offsets, status: Arc::new(StatusStore::default()), worker_id, kafka_cluster_id });
     let herder = Arc::new(StandaloneHerder::new(Worker::new(ctx)));
 

@@ -154,6 +154,6 @@ impl Worker {
     }
 
     fn stop_timeout(&self) -> Duration {
-        Duration::from_millis(self.ctx.config.long("task.shutdown.graceful.timeout.ms").max(0) as u64 + 5000)
+        Duration::from_millis(self.ctx.config.get(crate::worker_config::TASK_SHUTDOWN_GRACEFUL_TIMEOUT_MS).max(0) as u64 + 5000)
     }
 }

@@ -26,12 +26,46 @@ use std::time::Duration;
 use apache_avro::Schema as Avro;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::writer::datum::GenericDatumWriter;
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, SchemaRef, Validator, Value};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectResult, Converter, Importance, Props, SchemaRef, Validator, Value, config_keys};
 
 use crate::avro_data::{self, Names};
 use crate::client::{ClientConfig, ClientError, RegistryClient};
 
 pub const CLASS: &str = "io.confluent.connect.avro.AvroConverter";
+
+config_keys! {
+    /// Every key of the AvroConverter (Confluent's names).
+    fn config_def();
+    SCHEMA_REGISTRY_URL: List = "schema.registry.url" => importance(Importance::High)
+        .doc("Comma-separated list of URLs for Schema Registry instances that can be used to register or look up schemas.");
+    AUTO_REGISTER_SCHEMAS: Boolean = "auto.register.schemas" => default("true")
+        .importance(Importance::Medium)
+        .doc("Specify if the Serializer should attempt to register the Schema with Schema Registry.");
+    USE_LATEST_VERSION: Boolean = "use.latest.version" => default("false")
+        .importance(Importance::Low)
+        .doc("Specify if the Serializer should use the latest subject version for serialization.");
+    KEY_SUBJECT_NAME_STRATEGY: Class = "key.subject.name.strategy" => default("io.confluent.kafka.serializers.subject.TopicNameStrategy")
+        .importance(Importance::Medium)
+        .doc("Determines how to construct the subject name under which the key schema is registered.");
+    VALUE_SUBJECT_NAME_STRATEGY: Class = "value.subject.name.strategy" => default("io.confluent.kafka.serializers.subject.TopicNameStrategy")
+        .importance(Importance::Medium)
+        .doc("Determines how to construct the subject name under which the value schema is registered.");
+    BASIC_AUTH_CREDENTIALS_SOURCE: String = "basic.auth.credentials.source" => default("URL")
+        .importance(Importance::Medium)
+        .validator(Validator::one_of(&["URL", "USER_INFO", "SASL_INHERIT"]))
+        .doc("Specify how to pick the credentials for the Basic Auth header.");
+    BASIC_AUTH_USER_INFO: Password = "basic.auth.user.info" => default("")
+        .importance(Importance::Medium)
+        .doc("Specify the user info for the Basic Auth in the form of {username}:{password}.");
+    MAX_SCHEMAS_PER_SUBJECT: Int = "max.schemas.per.subject" => default("1000")
+        .importance(Importance::Low)
+        .validator(Validator::at_least(1.0))
+        .doc("Maximum number of schemas to create or cache locally.");
+    REQUEST_TIMEOUT_MS: Int = "schema.registry.request.timeout.ms" => default("30000")
+        .importance(Importance::Low)
+        .validator(Validator::at_least(1.0))
+        .doc("Timeout of one request to the registry.");
+}
 
 /// How the subject of a schema is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +152,7 @@ fn registry_error(what: &str, e: ClientError) -> ConnectError {
 
 impl AvroConverter {
     fn client(&self) -> ConnectResult<&RegistryClient> {
-        self.client.as_deref().ok_or_else(|| ConnectError::config("schema.registry.url", "the converter is not configured"))
+        self.client.as_deref().ok_or_else(|| ConnectError::config(SCHEMA_REGISTRY_URL, "the converter is not configured"))
     }
 
     fn caches(&self) -> ConnectResult<std::sync::MutexGuard<'_, Caches>> {
@@ -192,86 +226,32 @@ impl AvroConverter {
 
 impl Converter for AvroConverter {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(
-                ConfigKey::new("schema.registry.url", ConfigType::List)
-                    .importance(Importance::High)
-                    .doc("Comma-separated list of URLs for Schema Registry instances that can be used to register or look up schemas."),
-            )
-            .define(
-                ConfigKey::new("auto.register.schemas", ConfigType::Boolean)
-                    .default("true")
-                    .importance(Importance::Medium)
-                    .doc("Specify if the Serializer should attempt to register the Schema with Schema Registry."),
-            )
-            .define(
-                ConfigKey::new("use.latest.version", ConfigType::Boolean)
-                    .default("false")
-                    .importance(Importance::Low)
-                    .doc("Specify if the Serializer should use the latest subject version for serialization."),
-            )
-            .define(
-                ConfigKey::new("key.subject.name.strategy", ConfigType::Class)
-                    .default("io.confluent.kafka.serializers.subject.TopicNameStrategy")
-                    .importance(Importance::Medium)
-                    .doc("Determines how to construct the subject name under which the key schema is registered."),
-            )
-            .define(
-                ConfigKey::new("value.subject.name.strategy", ConfigType::Class)
-                    .default("io.confluent.kafka.serializers.subject.TopicNameStrategy")
-                    .importance(Importance::Medium)
-                    .doc("Determines how to construct the subject name under which the value schema is registered."),
-            )
-            .define(
-                ConfigKey::new("basic.auth.credentials.source", ConfigType::String)
-                    .default("URL")
-                    .importance(Importance::Medium)
-                    .validator(Validator::one_of(&["URL", "USER_INFO", "SASL_INHERIT"]))
-                    .doc("Specify how to pick the credentials for the Basic Auth header."),
-            )
-            .define(
-                ConfigKey::new("basic.auth.user.info", ConfigType::Password)
-                    .default("")
-                    .importance(Importance::Medium)
-                    .doc("Specify the user info for the Basic Auth in the form of {username}:{password}."),
-            )
-            .define(
-                ConfigKey::new("max.schemas.per.subject", ConfigType::Int)
-                    .default("1000")
-                    .importance(Importance::Low)
-                    .validator(Validator::at_least(1.0))
-                    .doc("Maximum number of schemas to create or cache locally."),
-            )
-            .define(
-                ConfigKey::new("schema.registry.request.timeout.ms", ConfigType::Int)
-                    .default("30000")
-                    .importance(Importance::Low)
-                    .validator(Validator::at_least(1.0))
-                    .doc("Timeout of one request to the registry."),
-            )
+        config_def()
     }
 
     fn configure(&mut self, props: &Props, is_key: bool) -> ConnectResult<()> {
         let cfg = self.config_def().parse(props)?;
         self.is_key = is_key;
-        self.auto_register = cfg.boolean("auto.register.schemas")?;
-        self.use_latest = cfg.boolean("use.latest.version")?;
-        self.cache_size = cfg.int("max.schemas.per.subject")? as usize;
-        let strategy_key = if is_key { "key.subject.name.strategy" } else { "value.subject.name.strategy" };
-        let strategy = cfg.string(strategy_key)?;
+        self.auto_register = cfg.value(AUTO_REGISTER_SCHEMAS)?;
+        self.use_latest = cfg.value(USE_LATEST_VERSION)?;
+        self.cache_size = cfg.value(MAX_SCHEMAS_PER_SUBJECT)? as usize;
+        let strategy_key = if is_key { KEY_SUBJECT_NAME_STRATEGY } else { VALUE_SUBJECT_NAME_STRATEGY };
+        let strategy = cfg.value(strategy_key)?;
         self.strategy =
             SubjectNameStrategy::parse(&strategy).ok_or_else(|| ConnectError::config(strategy_key, format!("unknown subject name strategy '{strategy}'")))?;
-        let urls = cfg.list("schema.registry.url")?;
-        let user_info = match cfg.string("basic.auth.credentials.source")?.as_str() {
+        let urls = cfg.value(SCHEMA_REGISTRY_URL)?;
+        let user_info = match cfg.value(BASIC_AUTH_CREDENTIALS_SOURCE)?.as_str() {
             "USER_INFO" => {
-                let info = props.get("schema.registry.basic.auth.user.info").cloned().unwrap_or(cfg.password("basic.auth.user.info")?.value().to_string());
+                // Confluent's clients also take the key with the `schema.registry.` prefix, and prefer it.
+                let prefixed = format!("schema.registry.{BASIC_AUTH_USER_INFO}");
+                let info = props.get(&prefixed).cloned().unwrap_or(cfg.value(BASIC_AUTH_USER_INFO)?.value().to_string());
                 Some(info).filter(|i| !i.is_empty())
             }
             _ => None,
         };
-        let timeout = Duration::from_millis(cfg.int("schema.registry.request.timeout.ms")? as u64);
+        let timeout = Duration::from_millis(cfg.value(REQUEST_TIMEOUT_MS)? as u64);
         let client = RegistryClient::new(ClientConfig { urls, user_info, timeout: Some(timeout) })
-            .map_err(|e| ConnectError::config("schema.registry.url", e.to_string()))?;
+            .map_err(|e| ConnectError::config(SCHEMA_REGISTRY_URL, e.to_string()))?;
         self.client = Some(client);
         Ok(())
     }

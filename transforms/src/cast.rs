@@ -2,15 +2,26 @@
 //! (`spec=type`) to int8, int16, int32, int64, float32, float64, boolean or string, with
 //! Connect's rules: numbers truncate, booleans become 1/0, strings are parsed.
 
-use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Value,
-};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Value, config_keys};
 
 use crate::Smt;
 use crate::util::{FieldUpdate, SchemaCache, Side, update_fields};
 
 const PURPOSE: &str = "cast types";
 const TYPES: &[&str] = &["int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string"];
+
+config_keys! {
+    fn config_def();
+    SPEC: List = "spec" => importance(Importance::High)
+        .validator(sluice_sdk::Validator::Custom(std::sync::Arc::new(|v| match v {
+            sluice_sdk::ConfigValue::List(items) => parse_spec(items).map(|_| ()).map_err(|e| match e {
+                ConnectError::Config { message, .. } => message,
+                other => other.to_string(),
+            }),
+            _ => Ok(()),
+        })))
+        .doc("List of fields and the type to cast them to of the form field1:type,field2:type to cast fields of Maps or Structs. A single type to cast the entire value. Valid types are int8, int16, int32, int64, float32, float64, boolean, and string.");
+}
 
 pub struct Cast {
     side: Side,
@@ -48,16 +59,16 @@ fn parse_type(field: &str, s: &str) -> ConnectResult<SchemaType> {
 
 fn parse_spec(items: &[String]) -> ConnectResult<Vec<(Option<String>, SchemaType)>> {
     if items.is_empty() {
-        return Err(ConnectError::config("spec", "Must specify at least one field to cast."));
+        return Err(ConnectError::config(SPEC, "Must specify at least one field to cast."));
     }
     let mut out = Vec::new();
     for item in items {
         match item.split_once(':') {
-            Some((f, t)) => out.push((Some(f.trim().to_string()), parse_type("spec", t)?)),
-            None if items.len() == 1 => out.push((None, parse_type("spec", item)?)),
+            Some((f, t)) => out.push((Some(f.trim().to_string()), parse_type(&SPEC, t)?)),
+            None if items.len() == 1 => out.push((None, parse_type(&SPEC, item)?)),
             None => {
                 return Err(ConnectError::config(
-                    "spec",
+                    SPEC,
                     "Cast transformations that specify a type to cast the entire value to may only specify a single cast in their spec",
                 ));
             }
@@ -127,22 +138,11 @@ fn cast_schema(from: &Schema, to: SchemaType) -> SchemaRef {
 
 impl Smt for Cast {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(
-            ConfigKey::new("spec", ConfigType::List)
-                .importance(Importance::High)
-                .validator(sluice_sdk::Validator::Custom(std::sync::Arc::new(|v| match v {
-                    sluice_sdk::ConfigValue::List(items) => parse_spec(items).map(|_| ()).map_err(|e| match e {
-                        ConnectError::Config { message, .. } => message,
-                        other => other.to_string(),
-                    }),
-                    _ => Ok(()),
-                })))
-                .doc("List of fields and the type to cast them to of the form field1:type,field2:type to cast fields of Maps or Structs. A single type to cast the entire value. Valid types are int8, int16, int32, int64, float32, float64, boolean, and string."),
-        )
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.casts = parse_spec(&c.list("spec")?)?;
+        self.casts = parse_spec(&c.value(SPEC)?)?;
         Ok(())
     }
 

@@ -1,12 +1,17 @@
 //! `ExtractField$Key` / `ExtractField$Value`: replaces the key or value with one of its
 //! fields (and the field's schema).
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Validator, Value};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Validator, Value, config_keys};
 
 use crate::Smt;
 use crate::util::{Side, get_or_null, map_get, require_map, require_struct};
 
 const PURPOSE: &str = "field extraction";
+
+config_keys! {
+    fn config_def();
+    FIELD: String = "field" => importance(Importance::Medium).validator(Validator::NonEmptyString).doc("Field name to extract.");
+}
 
 pub struct ExtractField {
     side: Side,
@@ -21,13 +26,11 @@ impl ExtractField {
 
 impl Smt for ExtractField {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(
-            ConfigKey::new("field", ConfigType::String).importance(Importance::Medium).validator(Validator::NonEmptyString).doc("Field name to extract."),
-        )
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.field = c.string("field")?;
+        self.field = c.value(FIELD)?;
         Ok(())
     }
 

@@ -12,9 +12,7 @@
 //! Records that are not envelopes (no `op` and `after` fields: heartbeats, schema changes)
 //! pass through unchanged. Works on schema'd structs and schemaless maps.
 
-use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Struct, Validator, Value,
-};
+use sluice_sdk::{ConfigDef, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Struct, Validator, Value, config_keys};
 
 use sluice_codecs::debezium::{self, field as get};
 
@@ -55,6 +53,16 @@ impl Default for ExtractNewRecordState {
             cache: SchemaCache::default(),
         }
     }
+}
+
+config_keys! {
+    fn config_def();
+    DROP_TOMBSTONES: Boolean = "drop.tombstones" => default("true").importance(Importance::Low).doc("Debezium by default generates a tombstone record to enable Kafka compaction after a delete record was generated. This record is usually filtered out to avoid duplicates as a delete record is converted to a tombstone record, too");
+    DELETE_HANDLING_MODE: String = "delete.handling.mode" => default("drop").importance(Importance::Medium).validator(Validator::one_of(&["drop", "rewrite", "none"])).doc("How to handle delete records. Options are: none - records are passed, drop - records are removed (the default), rewrite - __deleted field is added to records.");
+    ADD_FIELDS: List = "add.fields" => default("").importance(Importance::Low).doc("Adds each field listed, prefixed with __ (or __<struct>_ if the struct is specified). Example: 'version,connector,source.ts_ms' would add __version, __connector and __source_ts_ms fields. Optionally one can also map new field name like version:VERSION,connector:CONNECTOR,source.ts_ms:EVENT_TIMESTAMP.");
+    ADD_FIELDS_PREFIX: String = "add.fields.prefix" => default("__").importance(Importance::Low).doc("Adds this prefix to each field listed.");
+    ADD_HEADERS: List = "add.headers" => default("").importance(Importance::Low).doc("Adds each field listed to the header, __ (or __<struct>_ if the struct is specified).");
+    ADD_HEADERS_PREFIX: String = "add.headers.prefix" => default("__").importance(Importance::Low).doc("Adds this prefix listed to each header.");
 }
 
 const ENVELOPE_FIELDS: &[&str] = &["op", "ts_ms", "ts_us", "ts_ns", "before", "after", "source", "transaction"];
@@ -118,24 +126,18 @@ impl ExtractNewRecordState {
 
 impl Smt for ExtractNewRecordState {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(ConfigKey::new("drop.tombstones", ConfigType::Boolean).default("true").importance(Importance::Low).doc("Debezium by default generates a tombstone record to enable Kafka compaction after a delete record was generated. This record is usually filtered out to avoid duplicates as a delete record is converted to a tombstone record, too"))
-            .define(ConfigKey::new("delete.handling.mode", ConfigType::String).default("drop").importance(Importance::Medium).validator(Validator::one_of(&["drop", "rewrite", "none"])).doc("How to handle delete records. Options are: none - records are passed, drop - records are removed (the default), rewrite - __deleted field is added to records."))
-            .define(ConfigKey::new("add.fields", ConfigType::List).default("").importance(Importance::Low).doc("Adds each field listed, prefixed with __ (or __<struct>_ if the struct is specified). Example: 'version,connector,source.ts_ms' would add __version, __connector and __source_ts_ms fields. Optionally one can also map new field name like version:VERSION,connector:CONNECTOR,source.ts_ms:EVENT_TIMESTAMP."))
-            .define(ConfigKey::new("add.fields.prefix", ConfigType::String).default("__").importance(Importance::Low).doc("Adds this prefix to each field listed."))
-            .define(ConfigKey::new("add.headers", ConfigType::List).default("").importance(Importance::Low).doc("Adds each field listed to the header, __ (or __<struct>_ if the struct is specified)."))
-            .define(ConfigKey::new("add.headers.prefix", ConfigType::String).default("__").importance(Importance::Low).doc("Adds this prefix listed to each header."))
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.drop_tombstones = c.boolean("drop.tombstones")?;
-        self.delete_mode = match c.string("delete.handling.mode")?.as_str() {
+        self.drop_tombstones = c.value(DROP_TOMBSTONES)?;
+        self.delete_mode = match c.value(DELETE_HANDLING_MODE)?.as_str() {
             "rewrite" => DeleteMode::Rewrite,
             "none" => DeleteMode::None,
             _ => DeleteMode::Drop,
         };
-        self.add_fields = field_refs(&c.list("add.fields")?, &c.string("add.fields.prefix")?);
-        self.add_headers = field_refs(&c.list("add.headers")?, &c.string("add.headers.prefix")?);
+        self.add_fields = field_refs(&c.value(ADD_FIELDS)?, &c.value(ADD_FIELDS_PREFIX)?);
+        self.add_headers = field_refs(&c.value(ADD_HEADERS)?, &c.value(ADD_HEADERS_PREFIX)?);
         Ok(())
     }
 

@@ -2,12 +2,19 @@
 //! top-level fields named by joining the path with `delimiter` (default `.`). Arrays and
 //! (schema'd) maps are kept as they are.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaType, Struct, Value};
+use sluice_sdk::{ConfigDef, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaType, Struct, Value, config_keys};
 
 use crate::Smt;
 use crate::util::{SchemaCache, Side, copy_struct_basics, get_or_null, push_field, require_map, require_struct, require_struct_schema};
 
 const PURPOSE: &str = "flattening";
+
+config_keys! {
+    fn config_def();
+    DELIMITER: String = "delimiter" => default(".")
+        .importance(Importance::Medium)
+        .doc("Delimiter to insert between field names from the input record when generating field names for the output record");
+}
 
 pub struct Flatten {
     side: Side,
@@ -68,16 +75,11 @@ impl Flatten {
 
 impl Smt for Flatten {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(
-            ConfigKey::new("delimiter", ConfigType::String)
-                .default(".")
-                .importance(Importance::Medium)
-                .doc("Delimiter to insert between field names from the input record when generating field names for the output record"),
-        )
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.delimiter = c.string("delimiter")?;
+        self.delimiter = c.value(DELIMITER)?;
         Ok(())
     }
 

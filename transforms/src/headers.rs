@@ -2,12 +2,12 @@
 //! `Values.parseString`), `DropHeaders` (`headers`), and `HeaderFrom$Key`/`$Value` (copies or
 //! moves `fields` into `headers`, `operation=copy|move`).
 
-use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, Struct, Validator, Value,
-};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, Struct, Validator, Value, config_keys};
 
 use crate::Smt;
-use crate::util::{SchemaCache, Side, copy_struct_basics, get_or_null, key_name, map_get, push_field, require_map, require_struct, require_struct_schema};
+use crate::util::{
+    SchemaCache, Side, copy_struct_basics, get_or_null, key_name, map_get, non_empty_list, push_field, require_map, require_struct, require_struct_schema,
+};
 
 /// A literal as Connect's `Values.parseString` reads it: booleans, the smallest integer type
 /// that holds the number, floating point, else the string.
@@ -35,6 +35,15 @@ pub fn parse_literal(s: &str) -> (SchemaRef, Value) {
     (Schema::string().build(), Value::String(s.to_string()))
 }
 
+config_keys! {
+    /// `InsertHeader`'s keys.
+    fn insert_header_def();
+    HEADER: String = "header" => importance(Importance::High).validator(Validator::NonEmptyString).doc("The name of the header.");
+    VALUE_LITERAL: String = "value.literal" => importance(Importance::High)
+        .validator(Validator::NonEmptyString)
+        .doc("The literal value that is to be set as the header value on all records.");
+}
+
 #[derive(Default)]
 pub struct InsertHeader {
     header: String,
@@ -43,20 +52,11 @@ pub struct InsertHeader {
 
 impl Smt for InsertHeader {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(
-                ConfigKey::new("header", ConfigType::String).importance(Importance::High).validator(Validator::NonEmptyString).doc("The name of the header."),
-            )
-            .define(
-                ConfigKey::new("value.literal", ConfigType::String)
-                    .importance(Importance::High)
-                    .validator(Validator::NonEmptyString)
-                    .doc("The literal value that is to be set as the header value on all records."),
-            )
+        insert_header_def()
     }
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.header = c.string("header")?;
-        self.value = Some(parse_literal(&c.string("value.literal")?));
+        self.header = c.value(HEADER)?;
+        self.value = Some(parse_literal(&c.value(VALUE_LITERAL)?));
         Ok(())
     }
     fn apply<R: ConnectRecord>(&self, mut record: R) -> ConnectResult<Option<R>> {
@@ -67,6 +67,12 @@ impl Smt for InsertHeader {
     }
 }
 
+config_keys! {
+    /// `DropHeaders`' keys.
+    fn drop_headers_def();
+    DROP_HEADERS: List = "headers" => importance(Importance::High).validator(non_empty_list()).doc("The name of the headers to be removed.");
+}
+
 #[derive(Default)]
 pub struct DropHeaders {
     headers: Vec<String>,
@@ -74,12 +80,10 @@ pub struct DropHeaders {
 
 impl Smt for DropHeaders {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(
-            ConfigKey::new("headers", ConfigType::List).importance(Importance::High).validator(non_empty_list()).doc("The name of the headers to be removed."),
-        )
+        drop_headers_def()
     }
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.headers = c.list("headers")?;
+        self.headers = c.value(DROP_HEADERS)?;
         Ok(())
     }
     fn apply<R: ConnectRecord>(&self, mut record: R) -> ConnectResult<Option<R>> {
@@ -88,11 +92,12 @@ impl Smt for DropHeaders {
     }
 }
 
-fn non_empty_list() -> Validator {
-    Validator::Custom(std::sync::Arc::new(|v| match v {
-        sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
-        _ => Ok(()),
-    }))
+config_keys! {
+    /// `HeaderFrom`'s keys.
+    fn header_from_def();
+    FIELDS: List = "fields" => importance(Importance::High).validator(non_empty_list()).doc("Field names in the record whose values are to be copied or moved to headers.");
+    HEADERS: List = "headers" => importance(Importance::High).validator(non_empty_list()).doc("Header names, in the same order as the field names listed in the fields configuration property.");
+    OPERATION: String = "operation" => importance(Importance::High).validator(Validator::one_of(&["move", "copy"])).doc("Either move if the fields are to be moved to the headers (removed from the key/value), or copy if the fields are to be copied to the headers (retained in the key/value).");
 }
 
 pub struct HeaderFrom {
@@ -111,19 +116,16 @@ impl HeaderFrom {
 
 impl Smt for HeaderFrom {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(ConfigKey::new("fields", ConfigType::List).importance(Importance::High).validator(non_empty_list()).doc("Field names in the record whose values are to be copied or moved to headers."))
-            .define(ConfigKey::new("headers", ConfigType::List).importance(Importance::High).validator(non_empty_list()).doc("Header names, in the same order as the field names listed in the fields configuration property."))
-            .define(ConfigKey::new("operation", ConfigType::String).importance(Importance::High).validator(Validator::one_of(&["move", "copy"])).doc("Either move if the fields are to be moved to the headers (removed from the key/value), or copy if the fields are to be copied to the headers (retained in the key/value)."))
+        header_from_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.fields = c.list("fields")?;
-        self.headers = c.list("headers")?;
+        self.fields = c.value(FIELDS)?;
+        self.headers = c.value(HEADERS)?;
         if self.fields.len() != self.headers.len() {
-            return Err(ConnectError::config("headers", "'fields' config must have the same number of elements as 'headers' config."));
+            return Err(ConnectError::config(HEADERS, format!("'{FIELDS}' config must have the same number of elements as '{HEADERS}' config.")));
         }
-        self.moving = c.string("operation")? == "move";
+        self.moving = c.value(OPERATION)? == "move";
         Ok(())
     }
 

@@ -1,10 +1,17 @@
 //! `HoistField$Key` / `HoistField$Value`: wraps the key or value in a struct (or, schemaless,
 //! a map) with one field.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, Struct, Validator, Value};
+use sluice_sdk::{ConfigDef, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, Struct, Validator, Value, config_keys};
 
 use crate::Smt;
 use crate::util::{SchemaCache, Side, push_field};
+
+config_keys! {
+    fn config_def();
+    FIELD: String = "field" => importance(Importance::Medium)
+        .validator(Validator::NonEmptyString)
+        .doc("Field name for the single field that will be created in the resulting Struct or Map.");
+}
 
 pub struct HoistField {
     side: Side,
@@ -20,16 +27,11 @@ impl HoistField {
 
 impl Smt for HoistField {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(
-            ConfigKey::new("field", ConfigType::String)
-                .importance(Importance::Medium)
-                .validator(Validator::NonEmptyString)
-                .doc("Field name for the single field that will be created in the resulting Struct or Map."),
-        )
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.field = c.string("field")?;
+        self.field = c.value(FIELD)?;
         Ok(())
     }
 

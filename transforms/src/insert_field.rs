@@ -3,12 +3,22 @@
 //! in the new schema, `?` (the default) optional. `offset.field` needs sink records.
 
 use sluice_sdk::data::logical;
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, Struct, Value};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, Struct, Value, config_keys};
 
 use crate::Smt;
 use crate::util::{SchemaCache, Side, copy_struct_basics, get_or_null, map_put, push_field, require_map, require_struct, require_struct_schema};
 
 const PURPOSE: &str = "field insertion";
+
+config_keys! {
+    fn config_def();
+    TOPIC_FIELD: String = "topic.field" => default("").importance(Importance::Medium).doc("Field name for Kafka topic. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+    PARTITION_FIELD: String = "partition.field" => default("").importance(Importance::Medium).doc("Field name for Kafka partition. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+    OFFSET_FIELD: String = "offset.field" => default("").importance(Importance::Medium).doc("Field name for Kafka offset - only applicable to sink connectors. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+    TIMESTAMP_FIELD: String = "timestamp.field" => default("").importance(Importance::Medium).doc("Field name for record timestamp. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+    STATIC_FIELD: String = "static.field" => default("").importance(Importance::Medium).doc("Field name for static data field. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+    STATIC_VALUE: String = "static.value" => default("").importance(Importance::Medium).doc("Static field value, if field name configured.");
+}
 
 #[derive(Debug, Clone, Default)]
 struct FieldSpec {
@@ -86,28 +96,21 @@ impl InsertField {
 
 impl Smt for InsertField {
     fn config_def(&self) -> ConfigDef {
-        let key = |name: &str, doc: &str| ConfigKey::new(name, ConfigType::String).default("").importance(Importance::Medium).doc(doc);
-        ConfigDef::new()
-            .define(key("topic.field", "Field name for Kafka topic. Suffix with ! to make this a required field, or ? to keep it optional (the default)."))
-            .define(key("partition.field", "Field name for Kafka partition. Suffix with ! to make this a required field, or ? to keep it optional (the default)."))
-            .define(key("offset.field", "Field name for Kafka offset - only applicable to sink connectors. Suffix with ! to make this a required field, or ? to keep it optional (the default)."))
-            .define(key("timestamp.field", "Field name for record timestamp. Suffix with ! to make this a required field, or ? to keep it optional (the default)."))
-            .define(key("static.field", "Field name for static data field. Suffix with ! to make this a required field, or ? to keep it optional (the default)."))
-            .define(key("static.value", "Static field value, if field name configured."))
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.topic = FieldSpec::parse(&c.string("topic.field")?);
-        self.partition = FieldSpec::parse(&c.string("partition.field")?);
-        self.offset = FieldSpec::parse(&c.string("offset.field")?);
-        self.timestamp = FieldSpec::parse(&c.string("timestamp.field")?);
-        self.static_field = FieldSpec::parse(&c.string("static.field")?);
-        self.static_value = c.string("static.value")?;
+        self.topic = FieldSpec::parse(&c.value(TOPIC_FIELD)?);
+        self.partition = FieldSpec::parse(&c.value(PARTITION_FIELD)?);
+        self.offset = FieldSpec::parse(&c.value(OFFSET_FIELD)?);
+        self.timestamp = FieldSpec::parse(&c.value(TIMESTAMP_FIELD)?);
+        self.static_field = FieldSpec::parse(&c.value(STATIC_FIELD)?);
+        self.static_value = c.value(STATIC_VALUE)?;
         if self.topic.is_none() && self.partition.is_none() && self.offset.is_none() && self.timestamp.is_none() && self.static_field.is_none() {
-            return Err(ConnectError::config("topic.field", "No field insertion configured"));
+            return Err(ConnectError::config(TOPIC_FIELD, "No field insertion configured"));
         }
         if self.static_field.is_some() && self.static_value.is_empty() {
-            return Err(ConnectError::config("static.value", "No value specified for static field: static.field"));
+            return Err(ConnectError::config(STATIC_VALUE, format!("No value specified for static field: {STATIC_FIELD}")));
         }
         Ok(())
     }

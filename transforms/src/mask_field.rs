@@ -1,12 +1,20 @@
 //! `MaskField$Key` / `MaskField$Value`: replaces the listed fields with the "empty" value of
 //! their type (0, false, "", empty array/map) or with `replacement`, parsed as the field's type.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Validator, Value};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Value, config_keys};
 
 use crate::Smt;
-use crate::util::{Side, key_name, require_map, require_struct};
+use crate::util::{Side, key_name, non_empty_list, require_map, require_struct};
 
 const PURPOSE: &str = "mask fields";
+
+config_keys! {
+    fn config_def();
+    FIELDS: List = "fields" => importance(Importance::High).validator(non_empty_list()).doc("Names of fields to mask.");
+    REPLACEMENT: String = "replacement" => default("")
+        .importance(Importance::Low)
+        .doc("Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only).");
+}
 
 pub struct MaskField {
     side: Side,
@@ -49,27 +57,12 @@ impl MaskField {
 
 impl Smt for MaskField {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(
-                ConfigKey::new("fields", ConfigType::List)
-                    .importance(Importance::High)
-                    .validator(Validator::Custom(std::sync::Arc::new(|v| match v {
-                        sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
-                        _ => Ok(()),
-                    })))
-                    .doc("Names of fields to mask."),
-            )
-            .define(
-                ConfigKey::new("replacement", ConfigType::String)
-                    .default("")
-                    .importance(Importance::Low)
-                    .doc("Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."),
-            )
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.fields = c.list("fields")?;
-        self.replacement = Some(c.string("replacement")?).filter(|r| !r.is_empty());
+        self.fields = c.value(FIELDS)?;
+        self.replacement = Some(c.value(REPLACEMENT)?).filter(|r| !r.is_empty());
         Ok(())
     }
 

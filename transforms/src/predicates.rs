@@ -3,9 +3,21 @@
 //! runtime's transform chain.
 
 use regex::Regex;
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Validator};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Validator, config_keys};
 
 use crate::Condition;
+
+config_keys! {
+    /// `TopicNameMatches`' keys.
+    fn topic_name_matches_def();
+    PATTERN: String = "pattern" => importance(Importance::Medium)
+        .validator(Validator::Custom(std::sync::Arc::new(|v| match v {
+            sluice_sdk::ConfigValue::String(s) if s.is_empty() => Err("String must be non-empty".into()),
+            sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("entry must be a valid regex: {e}")),
+            _ => Ok(()),
+        })))
+        .doc("A Java regular expression for matching against the name of a record's topic.");
+}
 
 #[derive(Default)]
 pub struct TopicNameMatches {
@@ -14,25 +26,22 @@ pub struct TopicNameMatches {
 
 impl Condition for TopicNameMatches {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(
-            ConfigKey::new("pattern", ConfigType::String)
-                .importance(Importance::Medium)
-                .validator(Validator::Custom(std::sync::Arc::new(|v| match v {
-                    sluice_sdk::ConfigValue::String(s) if s.is_empty() => Err("String must be non-empty".into()),
-                    sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("entry must be a valid regex: {e}")),
-                    _ => Ok(()),
-                })))
-                .doc("A Java regular expression for matching against the name of a record's topic."),
-        )
+        topic_name_matches_def()
     }
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        let p = c.string("pattern")?;
-        self.pattern = Some(Regex::new(&format!("^(?:{p})$")).map_err(|e| ConnectError::config("pattern", e.to_string()))?);
+        let p = c.value(PATTERN)?;
+        self.pattern = Some(Regex::new(&format!("^(?:{p})$")).map_err(|e| ConnectError::config(PATTERN, e.to_string()))?);
         Ok(())
     }
     fn test<R: ConnectRecord>(&self, record: &R) -> bool {
         self.pattern.as_ref().is_some_and(|p| p.is_match(record.topic()))
     }
+}
+
+config_keys! {
+    /// `HasHeaderKey`'s keys.
+    fn has_header_key_def();
+    NAME: String = "name" => importance(Importance::Medium).validator(Validator::NonEmptyString).doc("The header name.");
 }
 
 #[derive(Default)]
@@ -42,11 +51,10 @@ pub struct HasHeaderKey {
 
 impl Condition for HasHeaderKey {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(ConfigKey::new("name", ConfigType::String).importance(Importance::Medium).validator(Validator::NonEmptyString).doc("The header name."))
+        has_header_key_def()
     }
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.name = c.string("name")?;
+        self.name = c.value(NAME)?;
         Ok(())
     }
     fn test<R: ConnectRecord>(&self, record: &R) -> bool {

@@ -1,12 +1,27 @@
 //! `ReplaceField$Key` / `ReplaceField$Value`: keeps (`include`), drops (`exclude`) and renames
 //! (`renames=old:new,...`) fields. The deprecated `whitelist`/`blacklist` keys still work.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectRecord, ConnectResult, Importance, ParsedConfig, Struct, Value};
+use sluice_sdk::{ConfigDef, ConnectRecord, ConnectResult, Importance, ParsedConfig, Struct, Value, config_keys};
 
 use crate::Smt;
 use crate::util::{SchemaCache, Side, copy_struct_basics, get_or_null, key_name, parse_pairs, push_field, require_map, require_struct, require_struct_schema};
 
 const PURPOSE: &str = "field replacement";
+
+config_keys! {
+    fn config_def();
+    EXCLUDE: List = "exclude" => default("").importance(Importance::Medium).doc("Fields to exclude. This takes precedence over the fields to include.");
+    INCLUDE: List = "include" => default("").importance(Importance::Medium).doc("Fields to include. If specified, only these fields will be used.");
+    RENAMES: List = "renames" => default("")
+        .importance(Importance::Medium)
+        .doc("Field rename mappings.")
+        .validator(sluice_sdk::Validator::Custom(std::sync::Arc::new(|v| match v {
+            sluice_sdk::ConfigValue::List(items) => parse_pairs(&RENAMES, items).map(|_| ()).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        })));
+    BLACKLIST: List = "blacklist" => default("").importance(Importance::Low).doc("Deprecated. Use exclude instead.");
+    WHITELIST: List = "whitelist" => default("").importance(Importance::Low).doc("Deprecated. Use include instead.");
+}
 
 pub struct ReplaceField {
     side: Side,
@@ -32,24 +47,15 @@ impl ReplaceField {
 
 impl Smt for ReplaceField {
     fn config_def(&self) -> ConfigDef {
-        let list = |name: &str, doc: &str| ConfigKey::new(name, ConfigType::List).default("").importance(Importance::Medium).doc(doc);
-        ConfigDef::new()
-            .define(list("exclude", "Fields to exclude. This takes precedence over the fields to include."))
-            .define(list("include", "Fields to include. If specified, only these fields will be used."))
-            .define(list("renames", "Field rename mappings.").validator(sluice_sdk::Validator::Custom(std::sync::Arc::new(|v| match v {
-                sluice_sdk::ConfigValue::List(items) => parse_pairs("renames", items).map(|_| ()).map_err(|e| e.to_string()),
-                _ => Ok(()),
-            }))))
-            .define(list("blacklist", "Deprecated. Use exclude instead.").importance(Importance::Low))
-            .define(list("whitelist", "Deprecated. Use include instead.").importance(Importance::Low))
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.exclude = c.list("exclude")?;
-        self.exclude.extend(c.list("blacklist")?);
-        self.include = c.list("include")?;
-        self.include.extend(c.list("whitelist")?);
-        self.renames = parse_pairs("renames", &c.list("renames")?)?;
+        self.exclude = c.value(EXCLUDE)?;
+        self.exclude.extend(c.value(BLACKLIST)?);
+        self.include = c.value(INCLUDE)?;
+        self.include.extend(c.value(WHITELIST)?);
+        self.renames = parse_pairs(&RENAMES, &c.value(RENAMES)?)?;
         Ok(())
     }
 

@@ -4,10 +4,22 @@
 //! `timestamp.format`, a `SimpleDateFormat` pattern, in UTC).
 
 use regex::Regex;
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Validator};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Validator, config_keys};
 
 use crate::Smt;
 use crate::time_format;
+
+config_keys! {
+    /// `RegexRouter`'s keys.
+    fn regex_router_def();
+    REGEX: String = "regex" => importance(Importance::High)
+        .validator(Validator::Custom(std::sync::Arc::new(|v| match v {
+            sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("Invalid regex: {e}")),
+            _ => Ok(()),
+        })))
+        .doc("Regular expression to use for matching.");
+    REPLACEMENT: String = "replacement" => importance(Importance::High).doc("Replacement string.");
+}
 
 #[derive(Default)]
 pub struct RegexRouter {
@@ -42,23 +54,13 @@ fn java_replacement(java: &str) -> String {
 
 impl Smt for RegexRouter {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(
-                ConfigKey::new("regex", ConfigType::String)
-                    .importance(Importance::High)
-                    .validator(Validator::Custom(std::sync::Arc::new(|v| match v {
-                        sluice_sdk::ConfigValue::String(s) => Regex::new(s).map(|_| ()).map_err(|e| format!("Invalid regex: {e}")),
-                        _ => Ok(()),
-                    })))
-                    .doc("Regular expression to use for matching."),
-            )
-            .define(ConfigKey::new("replacement", ConfigType::String).importance(Importance::High).doc("Replacement string."))
+        regex_router_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        let regex = c.string("regex")?;
-        self.regex = Some(Regex::new(&format!("^(?:{regex})$")).map_err(|e| ConnectError::config("regex", format!("Invalid regex: {e}")))?);
-        self.replacement = java_replacement(&c.string("replacement")?);
+        let regex = c.value(REGEX)?;
+        self.regex = Some(Regex::new(&format!("^(?:{regex})$")).map_err(|e| ConnectError::config(REGEX, format!("Invalid regex: {e}")))?);
+        self.replacement = java_replacement(&c.value(REPLACEMENT)?);
         Ok(())
     }
 
@@ -73,6 +75,21 @@ impl Smt for RegexRouter {
     }
 }
 
+/// `TimestampRouter`'s defaults, shared by its keys and [`TimestampRouter::default`].
+const DEFAULT_TOPIC_FORMAT: &str = "${topic}-${timestamp}";
+const DEFAULT_TIMESTAMP_FORMAT: &str = "yyyyMMdd";
+
+config_keys! {
+    /// `TimestampRouter`'s keys.
+    fn timestamp_router_def();
+    TOPIC_FORMAT: String = "topic.format" => default(DEFAULT_TOPIC_FORMAT)
+        .importance(Importance::High)
+        .doc("Format string which can contain ${topic} and ${timestamp} as placeholders for the topic and timestamp, respectively.");
+    TIMESTAMP_FORMAT: String = "timestamp.format" => default(DEFAULT_TIMESTAMP_FORMAT)
+        .importance(Importance::High)
+        .doc("Format string for the timestamp that is compatible with java.text.SimpleDateFormat.");
+}
+
 pub struct TimestampRouter {
     topic_format: String,
     timestamp_format: String,
@@ -80,30 +97,18 @@ pub struct TimestampRouter {
 
 impl Default for TimestampRouter {
     fn default() -> TimestampRouter {
-        TimestampRouter { topic_format: "${topic}-${timestamp}".into(), timestamp_format: "yyyyMMdd".into() }
+        TimestampRouter { topic_format: DEFAULT_TOPIC_FORMAT.into(), timestamp_format: DEFAULT_TIMESTAMP_FORMAT.into() }
     }
 }
 
 impl Smt for TimestampRouter {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(
-                ConfigKey::new("topic.format", ConfigType::String)
-                    .default("${topic}-${timestamp}")
-                    .importance(Importance::High)
-                    .doc("Format string which can contain ${topic} and ${timestamp} as placeholders for the topic and timestamp, respectively."),
-            )
-            .define(
-                ConfigKey::new("timestamp.format", ConfigType::String)
-                    .default("yyyyMMdd")
-                    .importance(Importance::High)
-                    .doc("Format string for the timestamp that is compatible with java.text.SimpleDateFormat."),
-            )
+        timestamp_router_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.topic_format = c.string("topic.format")?;
-        self.timestamp_format = c.string("timestamp.format")?;
+        self.topic_format = c.value(TOPIC_FORMAT)?;
+        self.timestamp_format = c.value(TIMESTAMP_FORMAT)?;
         Ok(())
     }
 

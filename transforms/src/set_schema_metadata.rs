@@ -1,10 +1,19 @@
 //! `SetSchemaMetadata$Key` / `$Value`: sets the schema's name (`schema.name`) and/or version
 //! (`schema.version`). Needs a schema.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Value};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Value, config_keys};
 
 use crate::Smt;
 use crate::util::Side;
+
+config_keys! {
+    fn config_def();
+    SCHEMA_NAME: String = "schema.name" => default("").importance(Importance::High).doc("Schema name to set.");
+    SCHEMA_VERSION: Int = "schema.version" => default("0").importance(Importance::High).doc("Schema version to set.");
+    REPLACE_NULL_WITH_DEFAULT: Boolean = "replace.null.with.default" => default("true")
+        .importance(Importance::Medium)
+        .doc("Whether to replace fields that have a default value and that are null to the default value.");
+}
 
 pub struct SetSchemaMetadata {
     side: Side,
@@ -20,22 +29,14 @@ impl SetSchemaMetadata {
 
 impl Smt for SetSchemaMetadata {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(ConfigKey::new("schema.name", ConfigType::String).default("").importance(Importance::High).doc("Schema name to set."))
-            .define(ConfigKey::new("schema.version", ConfigType::Int).default("0").importance(Importance::High).doc("Schema version to set."))
-            .define(
-                ConfigKey::new("replace.null.with.default", ConfigType::Boolean)
-                    .default("true")
-                    .importance(Importance::Medium)
-                    .doc("Whether to replace fields that have a default value and that are null to the default value."),
-            )
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.name = Some(c.string("schema.name")?).filter(|n| !n.is_empty());
-        self.version = Some(c.int("schema.version")?).filter(|v| *v != 0);
+        self.name = Some(c.value(SCHEMA_NAME)?).filter(|n| !n.is_empty());
+        self.version = Some(c.value(SCHEMA_VERSION)?).filter(|v| *v != 0);
         if self.name.is_none() && self.version.is_none() {
-            return Err(ConnectError::config("schema.name", "Neither schema name nor version configured"));
+            return Err(ConnectError::config(SCHEMA_NAME, "Neither schema name nor version configured"));
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use sluice_sdk::data::logical;
 use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Validator, Value,
+    ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, SchemaRef, SchemaType, Validator, Value, config_keys,
 };
 
 use crate::Smt;
@@ -13,6 +13,14 @@ use crate::util::{FieldUpdate, SchemaCache, Side, update_fields};
 
 const PURPOSE: &str = "converting timestamp formats";
 const DAY_MS: i64 = 86_400_000;
+
+config_keys! {
+    fn config_def();
+    FIELD: String = "field" => default("").importance(Importance::High).doc("The field containing the timestamp, or empty if the entire value is a timestamp");
+    TARGET_TYPE: String = "target.type" => importance(Importance::High).validator(Validator::one_of(&["string", "unix", "Date", "Time", "Timestamp"])).doc("The desired timestamp representation: string, unix, Date, Time, or Timestamp");
+    FORMAT: String = "format" => default("").importance(Importance::Medium).doc("A SimpleDateFormat-compatible format for the timestamp. Used to generate the output when type=string or used to parse the input if the input is a string.");
+    UNIX_PRECISION: String = "unix.precision" => default("milliseconds").importance(Importance::Low).validator(Validator::one_of(&["nanoseconds", "microseconds", "milliseconds", "seconds"])).doc("The desired Unix precision for the timestamp: seconds, milliseconds, microseconds, or nanoseconds.");
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -114,28 +122,24 @@ impl TimestampConverter {
 
 impl Smt for TimestampConverter {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(ConfigKey::new("field", ConfigType::String).default("").importance(Importance::High).doc("The field containing the timestamp, or empty if the entire value is a timestamp"))
-            .define(ConfigKey::new("target.type", ConfigType::String).importance(Importance::High).validator(Validator::one_of(&["string", "unix", "Date", "Time", "Timestamp"])).doc("The desired timestamp representation: string, unix, Date, Time, or Timestamp"))
-            .define(ConfigKey::new("format", ConfigType::String).default("").importance(Importance::Medium).doc("A SimpleDateFormat-compatible format for the timestamp. Used to generate the output when type=string or used to parse the input if the input is a string."))
-            .define(ConfigKey::new("unix.precision", ConfigType::String).default("milliseconds").importance(Importance::Low).validator(Validator::one_of(&["nanoseconds", "microseconds", "milliseconds", "seconds"])).doc("The desired Unix precision for the timestamp: seconds, milliseconds, microseconds, or nanoseconds."))
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.field = c.string("field")?;
-        self.target = match c.string("target.type")?.as_str() {
+        self.field = c.value(FIELD)?;
+        self.target = match c.value(TARGET_TYPE)?.as_str() {
             "string" => Kind::String,
             "unix" => Kind::Unix,
             "Date" => Kind::Date,
             "Time" => Kind::Time,
             _ => Kind::Timestamp,
         };
-        self.format = c.string("format")?;
+        self.format = c.value(FORMAT)?;
         if self.target == Kind::String && self.format.is_empty() {
-            return Err(ConnectError::config("format", "TimestampConverter requires format option to be specified when using string timestamps"));
+            return Err(ConnectError::config(FORMAT, "TimestampConverter requires format option to be specified when using string timestamps"));
         }
         // Multiplier to milliseconds (positive) or divisor from them (negative).
-        self.precision = match c.string("unix.precision")?.as_str() {
+        self.precision = match c.value(UNIX_PRECISION)?.as_str() {
             "seconds" => 1000,
             "microseconds" => -1000,
             "nanoseconds" => -1_000_000,

@@ -1,7 +1,7 @@
 //! What the transforms share: the key/value side a `$Key`/`$Value` variant works on, access
 //! to schemaless maps, struct schema copies, and Connect's error messages.
 
-use sluice_sdk::{ConnectError, ConnectRecord, ConnectResult, Schema, SchemaRef, SchemaType, Struct, Value};
+use sluice_sdk::{ConnectError, ConnectRecord, ConnectResult, Schema, SchemaRef, SchemaType, Struct, Validator, Value};
 
 /// Which part of the record a transform works on (Connect's `$Key` / `$Value` inner classes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +116,14 @@ pub fn get_or_null<'a>(s: &'a Struct, name: &str) -> &'a Value {
 /// A config error for a transform key.
 pub fn config_err(field: &str, message: impl Into<String>) -> ConnectError {
     ConnectError::config(field, message)
+}
+
+/// Connect's `NonEmptyListValidator`: a LIST key that must name at least one entry.
+pub fn non_empty_list() -> Validator {
+    Validator::Custom(std::sync::Arc::new(|v| match v {
+        sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
+        _ => Ok(()),
+    }))
 }
 
 /// Splits `name:value` pairs of a LIST config (ReplaceField's `renames`, Cast's `spec`).

@@ -1,12 +1,17 @@
 //! `ValueToKey`: replaces the key with a struct (or, schemaless, a map) of the listed value
 //! fields.
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, Struct, Value};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectRecord, ConnectResult, Importance, ParsedConfig, Schema, Struct, Value, config_keys};
 
 use crate::Smt;
-use crate::util::{SchemaCache, get_or_null, map_get, push_field, require_map, require_struct, require_struct_schema};
+use crate::util::{SchemaCache, get_or_null, map_get, non_empty_list, push_field, require_map, require_struct, require_struct_schema};
 
 const PURPOSE: &str = "copying fields from value to key";
+
+config_keys! {
+    fn config_def();
+    FIELDS: List = "fields" => importance(Importance::High).validator(non_empty_list()).doc("Field names on the record value to extract as the record key.");
+}
 
 #[derive(Default)]
 pub struct ValueToKey {
@@ -16,19 +21,11 @@ pub struct ValueToKey {
 
 impl Smt for ValueToKey {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(
-            ConfigKey::new("fields", ConfigType::List)
-                .importance(Importance::High)
-                .validator(sluice_sdk::Validator::Custom(std::sync::Arc::new(|v| match v {
-                    sluice_sdk::ConfigValue::List(l) if l.is_empty() => Err("Empty list".into()),
-                    _ => Ok(()),
-                })))
-                .doc("Field names on the record value to extract as the record key."),
-        )
+        config_def()
     }
 
     fn configure(&mut self, c: &ParsedConfig) -> ConnectResult<()> {
-        self.fields = c.list("fields")?;
+        self.fields = c.value(FIELDS)?;
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value as Json;
 use sluice_codecs::connect_json::{JsonValueOptions, fast_read, json_to_schema, json_to_schemaless, json_to_value, schema_to_json, write_value};
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, Validator, Value};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, Validator, Value, config_keys};
 
 /// Schemas whose JSON form is cached, keyed by the schema's address (the cache holds the Arc,
 /// so an address is never reused while cached).
@@ -24,6 +24,22 @@ type SchemaCache = HashMap<usize, (SchemaRef, Arc<Vec<u8>>)>;
 
 /// How many schemas read from envelopes are remembered by their JSON text.
 const READ_CACHE_SIZE: usize = 16;
+
+config_keys! {
+    fn config_def();
+    SCHEMAS_ENABLE: Boolean = "schemas.enable" => default("true").importance(Importance::High).doc("Include schemas within each of the serialized values and keys.");
+    SCHEMAS_CACHE_SIZE: Int = "schemas.cache.size" => default("1000")
+        .importance(Importance::High)
+        .validator(Validator::at_least(0.0))
+        .doc("The maximum number of schemas that can be cached in this converter instance.");
+    DECIMAL_FORMAT: String = "decimal.format" => default("BASE64")
+        .importance(Importance::Low)
+        .validator(Validator::one_of_ignore_case(&["BASE64", "NUMERIC"]))
+        .doc("Controls which format this converter will serialize decimals in.");
+    REPLACE_NULL_WITH_DEFAULT: Boolean = "replace.null.with.default" => default("true")
+        .importance(Importance::Low)
+        .doc("Whether to replace fields that have a default value and that are null to the default value.");
+}
 
 /// The envelope `{"schema": ..., "payload": ...}`, its parts left as raw JSON text.
 #[derive(serde::Deserialize)]
@@ -66,41 +82,15 @@ fn data_err(msg: impl std::fmt::Display) -> ConnectError {
 
 impl Converter for JsonConverter {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(
-                ConfigKey::new("schemas.enable", ConfigType::Boolean)
-                    .default("true")
-                    .importance(Importance::High)
-                    .doc("Include schemas within each of the serialized values and keys."),
-            )
-            .define(
-                ConfigKey::new("schemas.cache.size", ConfigType::Int)
-                    .default("1000")
-                    .importance(Importance::High)
-                    .validator(Validator::at_least(0.0))
-                    .doc("The maximum number of schemas that can be cached in this converter instance."),
-            )
-            .define(
-                ConfigKey::new("decimal.format", ConfigType::String)
-                    .default("BASE64")
-                    .importance(Importance::Low)
-                    .validator(Validator::one_of_ignore_case(&["BASE64", "NUMERIC"]))
-                    .doc("Controls which format this converter will serialize decimals in."),
-            )
-            .define(
-                ConfigKey::new("replace.null.with.default", ConfigType::Boolean)
-                    .default("true")
-                    .importance(Importance::Low)
-                    .doc("Whether to replace fields that have a default value and that are null to the default value."),
-            )
+        config_def()
     }
 
     fn configure(&mut self, props: &Props, _is_key: bool) -> ConnectResult<()> {
         let cfg = self.config_def().parse(props)?;
-        self.schemas_enable = cfg.boolean("schemas.enable")?;
-        self.cache_size = cfg.int("schemas.cache.size")? as usize;
-        self.decimal_numeric = cfg.string("decimal.format")?.eq_ignore_ascii_case("NUMERIC");
-        self.replace_null_with_default = cfg.boolean("replace.null.with.default")?;
+        self.schemas_enable = cfg.value(SCHEMAS_ENABLE)?;
+        self.cache_size = cfg.value(SCHEMAS_CACHE_SIZE)? as usize;
+        self.decimal_numeric = cfg.value(DECIMAL_FORMAT)?.eq_ignore_ascii_case("NUMERIC");
+        self.replace_null_with_default = cfg.value(REPLACE_NULL_WITH_DEFAULT)?;
         Ok(())
     }
 
@@ -170,10 +160,10 @@ impl JsonConverter {
 }
 
 fn envelope_error() -> ConnectError {
-    data_err(
-        "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. \
-         If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.",
-    )
+    data_err(format!(
+        "JsonConverter with {SCHEMAS_ENABLE} requires \"schema\" and \"payload\" fields and may not contain additional fields. \
+         If you are trying to deserialize plain JSON data, set {SCHEMAS_ENABLE}=false in your converter configuration."
+    ))
 }
 
 impl JsonConverter {

@@ -8,9 +8,16 @@ pub use sluice_codecs::connect_json::{json_to_schema, json_to_schemaless, json_t
 
 use std::sync::LazyLock;
 
-use sluice_sdk::{
-    ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, SchemaType, Validator, Value,
-};
+use sluice_sdk::{ConfigDef, ConnectError, ConnectResult, Converter, Importance, Props, Schema, SchemaRef, SchemaType, Validator, Value, config_keys};
+
+config_keys! {
+    /// `StringConverter`'s keys.
+    fn string_converter_def();
+    CONVERTER_ENCODING: String = "converter.encoding" => default("UTF8")
+        .importance(Importance::High)
+        .validator(Validator::one_of_ignore_case(&["UTF8", "UTF-8"]))
+        .doc("The name of the Java character set to use for encoding strings as byte arrays.");
+}
 
 /// `org.apache.kafka.connect.storage.StringConverter`: any value as its string form (UTF-8).
 #[derive(Default)]
@@ -18,13 +25,7 @@ pub struct StringConverter;
 
 impl Converter for StringConverter {
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(
-            ConfigKey::new("converter.encoding", ConfigType::String)
-                .default("UTF8")
-                .importance(Importance::High)
-                .validator(Validator::one_of_ignore_case(&["UTF8", "UTF-8"]))
-                .doc("The name of the Java character set to use for encoding strings as byte arrays."),
-        )
+        string_converter_def()
     }
 
     fn configure(&mut self, props: &Props, _is_key: bool) -> ConnectResult<()> {

@@ -41,6 +41,7 @@ use crate::plugins::Plugins;
 use crate::process::{RestListener, check_broker, wait_for_signal};
 use crate::status::StatusStore;
 use crate::worker::Worker;
+use crate::worker_config as wc;
 use crate::worker_config::{Mode, WorkerConfig};
 use config_log::{ConfigChange, ConfigState};
 use herder::DistributedHerder;
@@ -60,7 +61,7 @@ pub async fn run(worker_path: PathBuf) -> anyhow::Result<()> {
     let apply_state = state.clone();
     let config_log = Arc::new(TopicLog::start(
         &config,
-        &config.string("config.storage.topic"),
+        &config.get(wc::CONFIG_STORAGE_TOPIC),
         Box::new(move |_p, offset, key, value| {
             let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) else { return };
             let change = apply_state.lock().ok().and_then(|mut s| s.apply(offset, key, value));
@@ -78,18 +79,18 @@ pub async fn run(worker_path: PathBuf) -> anyhow::Result<()> {
     status_log.read_to_end(Duration::from_secs(60)).await.context("cannot read the status topic")?;
     skip_own.store(true, Ordering::Release);
 
-    let ms = |k: &str| Duration::from_millis(config.number(k).max(1) as u64);
+    let ms = |v: i32| Duration::from_millis(v.max(1) as u64);
     let member_config = MemberConfig {
-        bootstrap: config.parsed.list("bootstrap.servers").unwrap_or_default(),
-        group_id: config.string("group.id"),
+        bootstrap: config.get(wc::BOOTSTRAP_SERVERS),
+        group_id: config.get(wc::GROUP_ID),
         client_id: format!("sluice-{}", rest.worker_id),
-        session_timeout: ms("session.timeout.ms"),
-        rebalance_timeout: ms("rebalance.timeout.ms"),
-        heartbeat_interval: ms("heartbeat.interval.ms"),
+        session_timeout: ms(config.get(wc::SESSION_TIMEOUT_MS)),
+        rebalance_timeout: ms(config.get(wc::REBALANCE_TIMEOUT_MS)),
+        heartbeat_interval: ms(config.get(wc::HEARTBEAT_INTERVAL_MS)),
     };
-    let max_delay_ms = config.number("scheduled.rebalance.max.delay.ms").max(0) as u64;
+    let max_delay_ms = config.get(wc::SCHEDULED_REBALANCE_MAX_DELAY_MS).max(0) as u64;
     let membership = Arc::new(Membership::new(member_config));
-    membership.find_coordinator().await.map_err(|e| anyhow::anyhow!("cannot find the group coordinator of group {}: {e}", config.string("group.id")))?;
+    membership.find_coordinator().await.map_err(|e| anyhow::anyhow!("cannot find the group coordinator of group {}: {e}", config.get(wc::GROUP_ID)))?;
 
     // Every worker of the cluster serves the same registry (backed by the `_schemas` topic).
     let (registry_stop, registry_stop_rx) = tokio::sync::watch::channel(false);

@@ -42,7 +42,7 @@ pub async fn open(config: &WorkerConfig) -> ConnectResult<(Arc<OffsetStore>, Arc
     let reader = store.clone();
     let log = Arc::new(TopicLog::start(
         config,
-        &config.string("offset.storage.topic"),
+        &config.get(crate::worker_config::OFFSET_STORAGE_TOPIC),
         Box::new(move |_p, _o, key, value| {
             if let Some(k) = key {
                 reader.apply_serialized(k, value);

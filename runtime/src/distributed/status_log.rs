@@ -33,7 +33,7 @@ fn parse_key(key: &str) -> Option<(String, Option<u32>)> {
 
 /// Starts reading the status topic into `store` and sends this worker's changes to it.
 pub fn start(config: &WorkerConfig, store: Arc<StatusStore>, worker_id: &str, generation: Arc<AtomicI32>) -> ConnectResult<(Arc<TopicLog>, Arc<AtomicBool>)> {
-    let topic = config.string("status.storage.topic");
+    let topic = config.get(crate::worker_config::STATUS_STORAGE_TOPIC);
     let skip_own = Arc::new(AtomicBool::new(false));
     let (reader_store, me, skip) = (store.clone(), worker_id.to_string(), skip_own.clone());
     let apply = Box::new(move |_p: i32, _o: i64, key: Option<&[u8]>, value: Option<&[u8]>| {

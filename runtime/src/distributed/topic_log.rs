@@ -182,12 +182,13 @@ fn at_end(consumer: &BaseConsumer, topic: &str, partitions: &[i32], positions: &
 /// compaction ignore it).
 pub async fn create_internal_topics(config: &WorkerConfig) -> ConnectResult<()> {
     let admin = crate::kafka::admin_client(config)?;
-    let int = |k: &str| config.number(k).max(1) as i32;
+    use crate::worker_config as wc;
+    let rf = |v: i16| i32::from(v.max(1));
     let compact = vec![("cleanup.policy".to_string(), "compact".to_string())];
     let topics = [
-        (config.string("config.storage.topic"), 1, int("config.storage.replication.factor")),
-        (config.string("offset.storage.topic"), int("offset.storage.partitions"), int("offset.storage.replication.factor")),
-        (config.string("status.storage.topic"), int("status.storage.partitions"), int("status.storage.replication.factor")),
+        (config.get(wc::CONFIG_STORAGE_TOPIC), 1, rf(config.get(wc::CONFIG_STORAGE_REPLICATION_FACTOR))),
+        (config.get(wc::OFFSET_STORAGE_TOPIC), config.get(wc::OFFSET_STORAGE_PARTITIONS).max(1), rf(config.get(wc::OFFSET_STORAGE_REPLICATION_FACTOR))),
+        (config.get(wc::STATUS_STORAGE_TOPIC), config.get(wc::STATUS_STORAGE_PARTITIONS).max(1), rf(config.get(wc::STATUS_STORAGE_REPLICATION_FACTOR))),
     ];
     let specs: Vec<_> = topics.iter().map(|(t, p, r)| (t.as_str(), *p, *r, compact.clone())).collect();
     crate::kafka::create_topics(&admin, &specs).await

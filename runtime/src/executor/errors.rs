@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use sluice_sdk::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectResult, Converter, ErrantRecordReporter, Importance, Props, SinkRecord, Validator};
+use sluice_sdk::{
+    ConfigDef, ConnectError, ConnectResult, Converter, ErrantRecordReporter, Importance, Key, KeyKind, ParsedConfig, Props, SinkRecord, Validator, config_keys,
+};
 
 use crate::converters::header_to_bytes;
 
@@ -63,72 +65,56 @@ const RETRY_DELAY_MIN: Duration = Duration::from_millis(300);
 
 const ERRORS: &str = "Error Handling";
 
+config_keys! {
+    /// The `errors.*` keys of every connector (Connect's `ConnectorConfig`).
+    fn error_keys();
+    pub RETRY_TIMEOUT: Long = "errors.retry.timeout" => default("0")
+        .importance(Importance::Medium)
+        .group(ERRORS, 1)
+        .validator(Validator::at_least(-1.0))
+        .doc("The maximum duration in milliseconds that a failed operation will be reattempted. 0: no retries; -1: infinite retries.");
+    pub RETRY_DELAY_MAX_MS: Long = "errors.retry.delay.max.ms" => default("60000")
+        .importance(Importance::Medium)
+        .group(ERRORS, 2)
+        .validator(Validator::at_least(1.0))
+        .doc("The maximum duration in milliseconds between consecutive retry attempts.");
+    pub TOLERANCE: String = "errors.tolerance" => default("none")
+        .importance(Importance::Medium)
+        .group(ERRORS, 3)
+        .validator(Validator::one_of(&["none", "all"]))
+        .doc("Behavior for tolerating errors during connector operation. 'none' fails the task; 'all' skips problematic records.");
+    pub LOG_ENABLE: Boolean = "errors.log.enable" => default("false")
+        .importance(Importance::Medium)
+        .group(ERRORS, 4)
+        .doc("Log each error and the details of the failed operation.");
+    pub LOG_INCLUDE_MESSAGES: Boolean = "errors.log.include.messages" => default("false")
+        .importance(Importance::Medium)
+        .group(ERRORS, 5)
+        .doc("Include the record that caused the failure in the log.");
+}
+
+config_keys! {
+    /// The dead letter queue keys of sink connectors (Connect's `SinkConnectorConfig`).
+    fn dlq_keys();
+    pub DLQ_TOPIC_NAME: String = "errors.deadletterqueue.topic.name" => default("")
+        .importance(Importance::Medium)
+        .group(ERRORS, 6)
+        .doc("The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error.");
+    pub DLQ_REPLICATION_FACTOR: Short = "errors.deadletterqueue.topic.replication.factor" => default("3")
+        .importance(Importance::Medium)
+        .group(ERRORS, 7)
+        .doc("Replication factor used to create the dead letter queue topic when it doesn't already exist.");
+    pub DLQ_CONTEXT_HEADERS_ENABLE: Boolean = "errors.deadletterqueue.context.headers.enable" => default("false")
+        .importance(Importance::Medium)
+        .group(ERRORS, 8)
+        .doc("If true, add headers containing error context to the messages written to the dead letter queue.");
+}
+
 /// The `errors.*` keys of a connector (Connect's `ConnectorConfig` and, with `sink`, the
 /// dead letter queue keys of `SinkConnectorConfig`): the one place their defaults live.
 pub fn error_def(sink: bool) -> ConfigDef {
-    let def = ConfigDef::new()
-        .define(
-            ConfigKey::new("errors.retry.timeout", ConfigType::Long)
-                .default("0")
-                .importance(Importance::Medium)
-                .group(ERRORS, 1)
-                .validator(Validator::at_least(-1.0))
-                .doc("The maximum duration in milliseconds that a failed operation will be reattempted. 0: no retries; -1: infinite retries."),
-        )
-        .define(
-            ConfigKey::new("errors.retry.delay.max.ms", ConfigType::Long)
-                .default("60000")
-                .importance(Importance::Medium)
-                .group(ERRORS, 2)
-                .validator(Validator::at_least(1.0))
-                .doc("The maximum duration in milliseconds between consecutive retry attempts."),
-        )
-        .define(
-            ConfigKey::new("errors.tolerance", ConfigType::String)
-                .default("none")
-                .importance(Importance::Medium)
-                .group(ERRORS, 3)
-                .validator(Validator::one_of(&["none", "all"]))
-                .doc("Behavior for tolerating errors during connector operation. 'none' fails the task; 'all' skips problematic records."),
-        )
-        .define(
-            ConfigKey::new("errors.log.enable", ConfigType::Boolean)
-                .default("false")
-                .importance(Importance::Medium)
-                .group(ERRORS, 4)
-                .doc("Log each error and the details of the failed operation."),
-        )
-        .define(
-            ConfigKey::new("errors.log.include.messages", ConfigType::Boolean)
-                .default("false")
-                .importance(Importance::Medium)
-                .group(ERRORS, 5)
-                .doc("Include the record that caused the failure in the log."),
-        );
-    if !sink {
-        return def;
-    }
-    def.define(
-        ConfigKey::new("errors.deadletterqueue.topic.name", ConfigType::String)
-            .default("")
-            .importance(Importance::Medium)
-            .group(ERRORS, 6)
-            .doc("The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error."),
-    )
-    .define(
-        ConfigKey::new("errors.deadletterqueue.topic.replication.factor", ConfigType::Short)
-            .default("3")
-            .importance(Importance::Medium)
-            .group(ERRORS, 7)
-            .doc("Replication factor used to create the dead letter queue topic when it doesn't already exist."),
-    )
-    .define(
-        ConfigKey::new("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean)
-            .default("false")
-            .importance(Importance::Medium)
-            .group(ERRORS, 8)
-            .doc("If true, add headers containing error context to the messages written to the dead letter queue."),
-    )
+    let def = error_keys();
+    if sink { def.merge(&dlq_keys()) } else { def }
 }
 
 /// The `errors.*` settings of a connector.
@@ -154,19 +140,22 @@ impl ErrorConfig {
         // Every key of `error_def` has a default, so parsing no properties cannot fail.
         let parsed = def.parse(props).or_else(|_| def.parse(&Props::new())).ok();
         let p = parsed.as_ref();
-        let long = |k: &str| p.and_then(|p| p.long(k).ok()).unwrap_or_default();
-        let flag = |k: &str| p.and_then(|p| p.boolean(k).ok()).unwrap_or_default();
-        let string = |k: &str| p.and_then(|p| p.string(k).ok()).unwrap_or_default();
-        let timeout = long("errors.retry.timeout");
+        fn read<K: KeyKind>(p: Option<&ParsedConfig>, key: Key<K>) -> K::Value
+        where
+            K::Value: Default,
+        {
+            p.and_then(|p| p.value(key).ok()).unwrap_or_default()
+        }
+        let timeout = read(p, RETRY_TIMEOUT);
         ErrorConfig {
-            tolerate_all: string("errors.tolerance") == "all",
+            tolerate_all: read(p, TOLERANCE) == "all",
             retry_timeout: if timeout < 0 { None } else { Some(Duration::from_millis(timeout as u64)) },
-            retry_delay_max: Duration::from_millis(long("errors.retry.delay.max.ms").max(1) as u64),
-            log_enable: flag("errors.log.enable"),
-            log_include_messages: flag("errors.log.include.messages"),
-            dlq_topic: string("errors.deadletterqueue.topic.name"),
-            dlq_replication_factor: p.and_then(|p| p.short("errors.deadletterqueue.topic.replication.factor").ok()).unwrap_or_default(),
-            dlq_context_headers: flag("errors.deadletterqueue.context.headers.enable"),
+            retry_delay_max: Duration::from_millis(read(p, RETRY_DELAY_MAX_MS).max(1) as u64),
+            log_enable: read(p, LOG_ENABLE),
+            log_include_messages: read(p, LOG_INCLUDE_MESSAGES),
+            dlq_topic: read(p, DLQ_TOPIC_NAME),
+            dlq_replication_factor: read(p, DLQ_REPLICATION_FACTOR),
+            dlq_context_headers: read(p, DLQ_CONTEXT_HEADERS_ENABLE),
         }
     }
 

@@ -21,6 +21,9 @@ use crate::plugins::{ConnectorFactory, ConnectorPlugin, Plugins};
 use crate::status::{Status, StatusStore};
 use crate::worker_config::WorkerConfig;
 
+/// `key.converter` or `value.converter` ([`crate::worker_config::KEY_CONVERTER`], ...).
+pub type ConverterKey = sluice_sdk::config_keys::Key<sluice_sdk::config_keys::kind::Class>;
+
 /// What every task of a worker shares.
 pub struct WorkerContext {
     pub config: WorkerConfig,
@@ -39,20 +42,20 @@ impl WorkerContext {
     }
 
     /// The class name of a connector's key or value converter (its own or the worker's).
-    pub fn converter_class(&self, connector_props: &Props, key: &str) -> String {
-        connector_props.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()).map_or_else(|| self.config.string(key), str::to_string)
+    pub fn converter_class(&self, connector_props: &Props, key: ConverterKey) -> String {
+        connector_props.get(&*key).map(|s| s.trim()).filter(|s| !s.is_empty()).map_or_else(|| self.config.get(key), str::to_string)
     }
 
     /// The key or value converter of a connector: its own `key.converter` (configured with its
     /// `key.converter.*` keys) or else the worker's.
-    pub fn converter(&self, connector_props: &Props, key: &str) -> ConnectResult<Box<dyn Converter>> {
-        let own = connector_props.get(key).map(|s| s.trim()).filter(|s| !s.is_empty());
+    pub fn converter(&self, connector_props: &Props, key: ConverterKey) -> ConnectResult<Box<dyn Converter>> {
+        let own = connector_props.get(&*key).map(|s| s.trim()).filter(|s| !s.is_empty());
         let (class, props) = match own {
             Some(class) => (class.to_string(), sluice_sdk::config::strip_prefix(connector_props, &format!("{key}."))),
-            None => (self.config.string(key), self.config.client_overrides(&format!("{key}."))),
+            None => (self.config.get(key), self.config.client_overrides(&format!("{key}."))),
         };
-        let mut conv = self.plugins.converter(&class).map_err(|e| ConnectError::config(key, e.to_string()))?;
-        conv.configure(&props, key == "key.converter")?;
+        let mut conv = self.plugins.converter(&class).map_err(|e| ConnectError::config(&*key, e.to_string()))?;
+        conv.configure(&props, key.name() == crate::worker_config::KEY_CONVERTER.name())?;
         Ok(conv)
     }
 }

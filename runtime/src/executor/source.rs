@@ -200,10 +200,10 @@ async fn execute(
         pcfg.create_with_context(AckContext { submitted: submitted.clone() }).map_err(|e| ConnectError::fatal(format!("cannot create producer: {e}")))?;
     let mut exec = SourceExecutor {
         ctx,
-        key_converter: ctx.converter(&spec.connector_props, "key.converter")?,
-        value_converter: ctx.converter(&spec.connector_props, "value.converter")?,
-        key_class: ctx.converter_class(&spec.connector_props, "key.converter"),
-        value_class: ctx.converter_class(&spec.connector_props, "value.converter"),
+        key_converter: ctx.converter(&spec.connector_props, crate::worker_config::KEY_CONVERTER)?,
+        value_converter: ctx.converter(&spec.connector_props, crate::worker_config::VALUE_CONVERTER)?,
+        key_class: ctx.converter_class(&spec.connector_props, crate::worker_config::KEY_CONVERTER),
+        value_class: ctx.converter_class(&spec.connector_props, crate::worker_config::VALUE_CONVERTER),
         chain: TransformChain::from_props(&ctx.plugins, &spec.connector_props)?,
         topics: TopicCreator::new(&ctx.config, &spec.connector_props)?,
         reported_topics: std::collections::HashSet::new(),
@@ -230,7 +230,7 @@ async fn execute(
 
 impl SourceExecutor<'_> {
     async fn poll_loop(&mut self, shutdown: &mut watch::Receiver<bool>, paused: &mut watch::Receiver<bool>) -> ConnectResult<()> {
-        let flush_interval = Duration::from_millis(self.ctx.config.long("offset.flush.interval.ms").max(1) as u64);
+        let flush_interval = Duration::from_millis(self.ctx.config.get(crate::worker_config::OFFSET_FLUSH_INTERVAL_MS).max(1) as u64);
         let mut last_flush = Instant::now();
         let mut poll_errors = 0u32;
         while !*shutdown.borrow() {
@@ -447,7 +447,7 @@ impl SourceExecutor<'_> {
     /// Flushes the producer (bounded by `task.shutdown.graceful.timeout.ms`), commits what was
     /// acknowledged, and stops the task.
     async fn finish(&mut self) -> ConnectResult<()> {
-        let timeout = Duration::from_millis(self.ctx.config.long("task.shutdown.graceful.timeout.ms").max(0) as u64);
+        let timeout = Duration::from_millis(self.ctx.config.get(crate::worker_config::TASK_SHUTDOWN_GRACEFUL_TIMEOUT_MS).max(0) as u64);
         let producer = &self.producer;
         let flushed = tokio::task::block_in_place(|| producer.flush(timeout));
         if let Err(e) = flushed {

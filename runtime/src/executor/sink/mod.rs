@@ -122,8 +122,8 @@ async fn execute(
     }
     .map_err(|e| ConnectError::fatal(format!("cannot subscribe: {e}")))?;
 
-    let key_converter: Arc<dyn sluice_sdk::Converter> = Arc::from(ctx.converter(&spec.connector_props, "key.converter")?);
-    let value_converter: Arc<dyn sluice_sdk::Converter> = Arc::from(ctx.converter(&spec.connector_props, "value.converter")?);
+    let key_converter: Arc<dyn sluice_sdk::Converter> = Arc::from(ctx.converter(&spec.connector_props, crate::worker_config::KEY_CONVERTER)?);
+    let value_converter: Arc<dyn sluice_sdk::Converter> = Arc::from(ctx.converter(&spec.connector_props, crate::worker_config::VALUE_CONVERTER)?);
     let error_config = ErrorConfig::from_props(&spec.connector_props);
     let dlq = DeadLetterQueue::create(&ctx.config, &spec.connector, spec.task_id, &spec.connector_props, &error_config)
         .await?
@@ -147,8 +147,8 @@ async fn execute(
         reporter,
     });
     let pipeline = SinkPipeline {
-        key_class: ctx.converter_class(&spec.connector_props, "key.converter"),
-        value_class: ctx.converter_class(&spec.connector_props, "value.converter"),
+        key_class: ctx.converter_class(&spec.connector_props, crate::worker_config::KEY_CONVERTER),
+        value_class: ctx.converter_class(&spec.connector_props, crate::worker_config::VALUE_CONVERTER),
         chain: TransformChain::from_props(&ctx.plugins, &spec.connector_props)?,
         key_converter,
         value_converter,
@@ -174,7 +174,7 @@ async fn execute(
     ctx.task_status(&exec.spec.connector, exec.spec.task_id, ConnectorState::Running, None);
     tracing::info!(connector = %exec.spec.connector, task = exec.spec.task_id, "sink task started");
 
-    let flush_interval = Duration::from_millis(ctx.config.long("offset.flush.interval.ms").max(1) as u64);
+    let flush_interval = Duration::from_millis(ctx.config.get(crate::worker_config::OFFSET_FLUSH_INTERVAL_MS).max(1) as u64);
     let result = exec.consume_loop(&mut shutdown, &mut paused, flush_interval).await;
     let finish = exec.finish(result.is_ok()).await;
     result.and(finish)
